@@ -1,0 +1,118 @@
+"""The `edgekit` command line: click commands that call the stages and render their results.
+
+Exit codes: 0 fits / ok, 1 a budget or accuracy gate failed, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from edgekit import __version__
+from edgekit.errors import EXIT_OK, EXIT_USAGE, EXIT_VERDICT, EdgekitError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _progress(quiet: bool):  # -> Callable[[str], None]
+    if quiet or not sys.stderr.isatty():
+        return lambda _msg: None
+    return lambda msg: click.echo(click.style(f"  … {msg}", dim=True), err=True)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="edgekit")
+def cli() -> None:
+    """Prove that a small model fits a microcontroller or a Raspberry Pi, and how fast it runs there.
+
+    \b
+    Exit codes: 0 fits / ok, 1 does not fit a budget, 2 bad input or usage.
+    """
+
+
+targets_dir_option = click.option(
+    "--targets-dir", "targets_dirs", multiple=True, type=click.Path(path_type=Path),
+    help="Extra folder of board TOML files (also: EDGEKIT_TARGETS_DIR).",
+)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", "-t", "targets", multiple=True, metavar="BOARD",
+              help="Board to budget against (repeatable; default nano33ble). See `edgekit targets`.")
+@click.option("--calib", metavar="DATA", help="Calibration data: .npz (x), .npy, image folder, or 'random'.")
+@click.option("--eval", "eval_data", type=click.Path(path_type=Path), metavar="DATA",
+              help="Evaluation data: .npz (x and optional labels y) or .npy; default: the calibration data.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="Output folder (default build/<model name>).")
+@targets_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+def convert(model: Path, targets: tuple[str, ...], calib: str | None, eval_data: Path | None, out: Path | None,
+            targets_dirs: tuple[Path, ...], as_json: bool, quiet: bool) -> int:
+    """Convert MODEL to int8 TFLite and ONNX, check them on your data, and budget them per board.
+
+    MODEL is a .keras, .h5, SavedModel folder, .onnx or .tflite file.
+
+    \b
+    Example:
+      edgekit convert examples/digits_cnn.keras --calib examples/digits_calib.npz \\
+          --eval examples/digits_eval.npz --target nucleo-l4r5zi --target rpi-pico
+    """
+    from edgekit.convert.pipeline import convert as run_convert
+
+    result = run_convert(model, targets=targets, calib=calib, eval_data=eval_data, out=out,
+                         targets_dirs=targets_dirs, progress=_progress(quiet))
+    if as_json:
+        click.echo((result.out_dir / "report.json").read_text(), nl=False)
+    else:
+        from edgekit.report.terminal import convert_summary
+
+        click.echo(convert_summary(result, color=sys.stdout.isatty()))
+    return EXIT_OK if result.fits else EXIT_VERDICT
+
+
+@cli.command(context_settings=CONTEXT)
+@targets_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the boards as JSON.")
+def targets(targets_dirs: tuple[Path, ...], as_json: bool) -> int:
+    """List the boards edgekit knows, with their core, clock, RAM and flash.
+
+    \b
+    Example:
+      edgekit targets
+      EDGEKIT_TARGETS_DIR=my_boards edgekit targets --json
+    """
+    from edgekit.report.format import table
+    from edgekit.targets import load_targets, targets_table
+
+    rows = targets_table(list(load_targets(targets_dirs).values()))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return EXIT_OK
+    headers = list(rows[0].keys()) if rows else []
+    click.echo(table(headers, [[str(r[h]) for h in headers] for r in rows]))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="edgekit", standalone_mode=False)
+    except EdgekitError as exc:
+        click.echo(exc.message(), err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("edgekit: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

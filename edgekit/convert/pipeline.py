@@ -1,0 +1,263 @@
+"""`edgekit convert`: model file in, validated artifacts and a verdict per board out.
+
+A function from inputs to a `ConvertResult`; the CLI only renders it. Every file lands in the
+output folder at once, at the end (edgekit.outdir), so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import budget
+from edgekit.errors import EdgekitError
+from edgekit.load import data as data_mod
+from edgekit.load import detect
+from edgekit.load.models import FloatModel, load_float_model, model_name
+from edgekit.targets import Target, get_target
+
+DEFAULT_TARGET = "nano33ble"
+MAX_EVAL_SAMPLES = 1000  # enough for stable metrics; the TFLite interpreters run one sample at a time
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    file: str
+    kind: str
+    bytes: int
+    sha256: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "kind": self.kind, "bytes": self.bytes, "sha256": self.sha256,
+                "description": self.description}
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    format: str
+    float32_bytes: int | None
+    int8_bytes: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = None
+        if self.float32_bytes and self.int8_bytes:
+            ratio = round(self.int8_bytes / self.float32_bytes, 4)
+        return {"format": self.format, "float32_bytes": self.float32_bytes, "int8_bytes": self.int8_bytes,
+                "int8_to_float32": ratio}
+
+
+@dataclass(frozen=True)
+class Validation:
+    artifact: str
+    runtime: str
+    metrics: Any  # edgekit.convert.metrics.Metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact": self.artifact, "runtime": self.runtime, **self.metrics.to_dict()}
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    source: str
+    samples: int
+    labels: bool
+    random: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "samples": self.samples, "labels": self.labels, "random": self.random}
+
+
+@dataclass
+class ConvertResult:
+    model_file: str
+    model_format: str
+    model_sha256: str
+    model_inputs: list[dict[str, Any]]
+    model_outputs: list[dict[str, Any]]
+    out_dir: Path
+    calibration: DataInfo | None = None
+    evaluation: DataInfo | None = None
+    reference_runtime: str | None = None
+    reference_accuracy: float | None = None
+    artifacts: list[Artifact] = field(default_factory=list)
+    sizes: list[SizeRow] = field(default_factory=list)
+    validations: list[Validation] = field(default_factory=list)
+    tflm_arena: dict[str, Any] | None = None
+    verdicts: list[budget.Verdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return all(v.fits for v in self.verdicts)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _resolve_targets(names: Sequence[str], targets_dirs: Sequence[str | Path]) -> list[Target]:
+    unique = list(dict.fromkeys(names or [DEFAULT_TARGET]))
+    return [get_target(name, targets_dirs) for name in unique]
+
+
+def _model_sha(path: Path) -> str:
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(file.relative_to(path).as_posix().encode())
+            digest.update(file.read_bytes())
+        return digest.hexdigest()
+    return sha256(path.read_bytes())
+
+
+def convert(
+    model_path: str | Path,
+    targets: Sequence[str] = (),
+    calib: str | Path | None = None,
+    eval_data: str | Path | None = None,
+    out: str | Path | None = None,
+    targets_dirs: Sequence[str | Path] = (),
+    progress: Progress | None = None,
+) -> ConvertResult:
+    """Convert, validate and budget one model; writes the artifacts and reports into `out`."""
+    from edgekit.outdir import check_replaceable, staged_output
+    from edgekit.report.json_report import report_json
+    from edgekit.report.markdown import report_markdown
+
+    say = progress or (lambda _msg: None)
+    path = Path(model_path)
+    fmt = detect.detect_format(path)
+    boards = _resolve_targets(targets, targets_dirs)
+    out_dir = Path(out) if out is not None else Path("build") / model_name(path)
+    check_replaceable(out_dir)
+    if fmt != detect.TFLITE and calib is None:
+        raise EdgekitError(
+            path, "int8 quantization needs calibration data: pass --calib DATA.npz (array 'x' of real inputs, "
+                  "a few hundred samples), or --calib random to try it out with random inputs"
+        )
+
+    result = ConvertResult(
+        model_file=path.name, model_format=fmt, model_sha256=_model_sha(path),
+        model_inputs=[], model_outputs=[], out_dir=out_dir,
+    )
+    files: dict[str, bytes] = {}
+    if fmt == detect.TFLITE:
+        int8_tflite = path.read_bytes()
+        files["model_int8.tflite"] = int8_tflite
+        result.notes.append("The model is already a .tflite: edgekit analysed and budgeted it as given.")
+        if calib is not None or eval_data is not None:
+            result.notes.append("--calib / --eval are not used for a .tflite input (there is no float model to compare with).")
+    else:
+        int8_tflite = _convert_float_model(path, fmt, calib, eval_data, result, files, say)
+
+    if int8_tflite is not None:
+        say("measuring the TFLM tensor arena")
+        _budget(path, int8_tflite, boards, result)
+    else:
+        result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
+
+    say("writing reports")
+    with staged_output(out_dir) as staged:
+        for name in sorted(files):
+            staged.write(name, files[name])
+        result.artifacts = [
+            Artifact(name, _ARTIFACT_KINDS[name][0], len(files[name]), sha256(files[name]), _ARTIFACT_KINDS[name][1])
+            for name in sorted(files)
+        ]
+        staged.write("report.json", report_json(result))
+        staged.write("report.md", report_markdown(result).encode())
+    return result
+
+
+_ARTIFACT_KINDS = {
+    "model_float.onnx": ("onnx_float", "float32 ONNX"),
+    "model_int8.onnx": ("onnx_int8_qdq", "int8 ONNX (QDQ, per-channel weights)"),
+    "model_int8.tflite": ("tflite_int8", "full-integer int8 TFLite (int8 input and output)"),
+}
+
+
+def _convert_float_model(
+    path: Path, fmt: str, calib: str | Path, eval_data: str | Path | None,
+    result: ConvertResult, files: dict[str, bytes], say: Progress,
+) -> bytes | None:
+    from edgekit.convert import metrics, onnx_export, tflite_run
+
+    say(f"loading {path.name}")
+    model = load_float_model(path, fmt)
+    result.model_inputs = [t.to_dict() for t in model.inputs]
+    result.model_outputs = [t.to_dict() for t in model.outputs]
+    sample_shape = model.input.sample_shape
+    calibration = (
+        data_mod.random_dataset(sample_shape) if str(calib) == data_mod.RANDOM
+        else data_mod.load_dataset(Path(calib), sample_shape)
+    )
+    result.calibration = DataInfo(calibration.source, len(calibration), calibration.y is not None, calibration.is_random)
+    if calibration.is_random:
+        result.notes.append("Calibration used random inputs (--calib random): int8 accuracy figures are not meaningful.")
+    evaluation = calibration if eval_data is None else data_mod.load_dataset(Path(eval_data), sample_shape)
+    eval_x, eval_y = evaluation.x[:MAX_EVAL_SAMPLES], None if evaluation.y is None else evaluation.y[:MAX_EVAL_SAMPLES]
+    result.evaluation = DataInfo(evaluation.source, len(eval_x), eval_y is not None, evaluation.is_random)
+    if eval_data is None:
+        result.notes.append("No --eval data: artifacts were checked on the calibration data.")
+
+    say("running the float model")
+    reference = model.predict(eval_x)[0]
+    result.reference_runtime = model.runtime
+    result.reference_accuracy = metrics.accuracy(reference, eval_y)
+
+    def check(artifact: str, runtime: str, outputs: list[np.ndarray]) -> None:
+        result.validations.append(Validation(artifact, runtime, metrics.compare(reference, outputs[0], eval_y)))
+
+    from edgekit.load.onnx_model import ort_runner, ort_session
+
+    say("exporting float ONNX")
+    float_onnx = onnx_export.export_float_onnx(model)
+    files["model_float.onnx"] = float_onnx
+    check("model_float.onnx", onnx_export.onnx_runtime_name(), ort_runner(ort_session(float_onnx))(eval_x))
+
+    say("quantizing ONNX to int8 (QDQ)")
+    int8_onnx = onnx_export.quantize_onnx_qdq(float_onnx, calibration.x, path)
+    files["model_int8.onnx"] = int8_onnx
+    check("model_int8.onnx", onnx_export.onnx_runtime_name(), ort_runner(ort_session(int8_onnx))(eval_x))
+    result.sizes.append(SizeRow("ONNX", len(float_onnx), len(int8_onnx)))
+
+    if fmt == detect.ONNX:
+        result.notes.append(
+            "int8 TFLite from an ONNX model is not supported yet: export the model from its framework as "
+            "Keras or SavedModel, or pass an int8 .tflite, to get the TFLite artifact and a board verdict."
+        )
+        return None
+
+    from edgekit.convert.tflite_int8 import convert_to_float_tflite, convert_to_int8_tflite
+
+    say("converting to full-integer int8 TFLite")
+    int8_tflite = convert_to_int8_tflite(model, calibration.x)
+    files["model_int8.tflite"] = int8_tflite
+    result.sizes.append(SizeRow("TFLite", len(convert_to_float_tflite(model)), len(int8_tflite)))
+    say("checking int8 TFLite with LiteRT and the TFLM interpreter")
+    check("model_int8.tflite", tflite_run.litert_version(), tflite_run.run_litert_reference(int8_tflite, eval_x))
+    check("model_int8.tflite", tflite_run.tflm_version(), tflite_run.run_tflm(int8_tflite, eval_x, len(model.outputs)))
+    return int8_tflite
+
+
+def _budget(path: Path, int8_tflite: bytes, boards: list[Target], result: ConvertResult) -> None:
+    from edgekit.ir.tflm_arena import measure_tflm_arena
+
+    try:
+        arena = measure_tflm_arena(int8_tflite)
+    except EdgekitError:
+        raise
+    except Exception as exc:
+        raise EdgekitError(path, f"the tflite-micro interpreter cannot run this model: {str(exc).strip()[:200]}") from None
+    result.tflm_arena = {"total_bytes": arena.total_bytes, "head_bytes": arena.head_bytes,
+                         "tail_bytes": arena.tail_bytes, "measured_with": "tflite-micro interpreter (x86-64 host)"}
+    footprint = budget.ModelFootprint(len(int8_tflite), arena.total_bytes, budget.MEASURED)
+    result.verdicts = [budget.tflm_verdict(board, footprint) for board in boards]

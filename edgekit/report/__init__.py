@@ -1,0 +1,1 @@
+"""Reports: JSON for CI (versioned schema in edgekit/schema/), Markdown for people."""

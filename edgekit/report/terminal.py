@@ -1,0 +1,43 @@
+"""The short summary `edgekit convert` prints: artifacts, accuracy deltas, a verdict per target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from edgekit.report.format import kib, table
+from edgekit.report.markdown import VALIDATION_HEADERS, VERDICT_HEADERS, validation_rows, verdict_rows
+
+if TYPE_CHECKING:
+    from edgekit.convert.pipeline import ConvertResult
+
+
+def convert_summary(result: ConvertResult, color: bool = False) -> str:
+    def style(text: str, **kw: object) -> str:
+        return click.style(text, **kw) if color else text  # type: ignore[arg-type]
+
+    lines = [style(f"edgekit convert {result.model_file} ({result.model_format}) -> {result.out_dir}", bold=True), ""]
+    if result.artifacts:
+        lines.append("artifacts: " + ", ".join(f"{a.file} {kib(a.bytes)}" for a in result.artifacts))
+    for s in result.sizes:
+        if s.float32_bytes and s.int8_bytes:
+            lines.append(f"  {s.format}: float32 {kib(s.float32_bytes)} -> int8 {kib(s.int8_bytes)} "
+                         f"({s.int8_bytes / s.float32_bytes:.0%})")
+    if result.validations:
+        lines += ["", "accuracy against the float model"
+                  + (f" ({result.evaluation.samples} samples from {result.evaluation.source})" if result.evaluation else "")
+                  + (f"; float accuracy {result.reference_accuracy:.1%}" if result.reference_accuracy is not None else ""),
+                  table(VALIDATION_HEADERS, validation_rows(result))]
+    if result.verdicts:
+        lines += ["", table(VERDICT_HEADERS, verdict_rows(result))]
+        lines.append("")
+        if result.fits:
+            lines.append(style("fits every target", fg="green", bold=True))
+        else:
+            misses = ", ".join(v.target for v in result.verdicts if not v.fits)
+            lines.append(style(f"DOES NOT FIT: {misses}", fg="red", bold=True))
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    lines.append(f"reports: {result.out_dir / 'report.md'}, {result.out_dir / 'report.json'}")
+    return "\n".join(lines)
