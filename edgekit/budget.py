@@ -101,10 +101,18 @@ class Verdict:
             "engine": self.engine,
             "fits": self.fits,
             "reason": self.reason(),
-            "ram": {"used_bytes": self.ram_used, "available_bytes": self.ram_available,
-                    "headroom_bytes": self.ram_headroom, "fits": self.fits_ram},
-            "flash": {"used_bytes": self.flash_used, "available_bytes": self.flash_available,
-                      "headroom_bytes": self.flash_headroom, "fits": self.fits_flash},
+            "ram": {
+                "used_bytes": self.ram_used,
+                "available_bytes": self.ram_available,
+                "headroom_bytes": self.ram_headroom,
+                "fits": self.fits_ram,
+            },
+            "flash": {
+                "used_bytes": self.flash_used,
+                "available_bytes": self.flash_available,
+                "headroom_bytes": self.flash_headroom,
+                "fits": self.fits_flash,
+            },
             "lines": [line.to_dict() for line in self.lines],
             "notes": list(self.notes),
         }

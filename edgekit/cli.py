@@ -34,24 +34,46 @@ def cli() -> None:
 
 
 targets_dir_option = click.option(
-    "--targets-dir", "targets_dirs", multiple=True, type=click.Path(path_type=Path),
+    "--targets-dir",
+    "targets_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
     help="Extra folder of board TOML files (also: EDGEKIT_TARGETS_DIR).",
 )
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--target", "-t", "targets", multiple=True, metavar="BOARD",
-              help="Board to budget against (repeatable; default nano33ble). See `edgekit targets`.")
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    multiple=True,
+    metavar="BOARD",
+    help="Board to budget against (repeatable; default nano33ble). See `edgekit targets`.",
+)
 @click.option("--calib", metavar="DATA", help="Calibration data: .npz (x), .npy, image folder, or 'random'.")
-@click.option("--eval", "eval_data", type=click.Path(path_type=Path), metavar="DATA",
-              help="Evaluation data: .npz (x and optional labels y) or .npy; default: the calibration data.")
+@click.option(
+    "--eval",
+    "eval_data",
+    type=click.Path(path_type=Path),
+    metavar="DATA",
+    help="Evaluation data: .npz (x and optional labels y) or .npy; default: the calibration data.",
+)
 @click.option("--out", "-o", type=click.Path(path_type=Path), help="Output folder (default build/<model name>).")
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-def convert(model: Path, targets: tuple[str, ...], calib: str | None, eval_data: Path | None, out: Path | None,
-            targets_dirs: tuple[Path, ...], as_json: bool, quiet: bool) -> int:
+def convert(
+    model: Path,
+    targets: tuple[str, ...],
+    calib: str | None,
+    eval_data: Path | None,
+    out: Path | None,
+    targets_dirs: tuple[Path, ...],
+    as_json: bool,
+    quiet: bool,
+) -> int:
     """Convert MODEL to int8 TFLite and ONNX, check them on your data, and budget them per board.
 
     MODEL is a .keras, .h5, SavedModel folder, .onnx or .tflite file.
@@ -63,8 +85,15 @@ def convert(model: Path, targets: tuple[str, ...], calib: str | None, eval_data:
     """
     from edgekit.convert.pipeline import convert as run_convert
 
-    result = run_convert(model, targets=targets, calib=calib, eval_data=eval_data, out=out,
-                         targets_dirs=targets_dirs, progress=_progress(quiet))
+    result = run_convert(
+        model,
+        targets=targets,
+        calib=calib,
+        eval_data=eval_data,
+        out=out,
+        targets_dirs=targets_dirs,
+        progress=_progress(quiet),
+    )
     if as_json:
         click.echo((result.out_dir / "report.json").read_text(), nl=False)
     else:

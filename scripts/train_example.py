@@ -30,9 +30,7 @@ def load_digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     # Pixel values are 0..16; the model sees them scaled to [0, 1].
     x = (digits.images.astype(np.float32) / 16.0)[..., np.newaxis]
     y = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.2, random_state=SEED, stratify=y
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=SEED, stratify=y)
     return x_train, x_test, y_train, y_test
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.convert.onnx_names import canonical_names
 from edgekit.errors import EdgekitError
 from edgekit.load.models import FloatModel
 from edgekit.quiet import native_stderr_captured
@@ -33,8 +34,10 @@ def export_float_onnx(model: FloatModel) -> bytes:
             proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=ONNX_OPSET)
     except Exception as exc:
         lines = [ln for ln in (str(exc) + "\n" + log.text).splitlines() if ln.strip()]
-        raise EdgekitError(model.path, f"ONNX export (tf2onnx) failed: {(lines or ['unknown error'])[0][:300]}") from None
-    return proto.SerializeToString()
+        raise EdgekitError(
+            model.path, f"ONNX export (tf2onnx) failed: {(lines or ['unknown error'])[0][:300]}"
+        ) from None
+    return canonical_names(proto).SerializeToString()
 
 
 def _default_opset(proto: Any) -> int:
@@ -47,8 +50,11 @@ def _upgrade_opset(proto: Any, source: Path) -> Any:
     try:
         return version_converter.convert_version(proto, QDQ_MIN_OPSET)
     except Exception as exc:
-        raise EdgekitError(source, f"opset {_default_opset(proto)} is too old for per-channel int8 ONNX and could not "
-                                   f"be upgraded to {QDQ_MIN_OPSET}: {str(exc).strip()[:200]}") from None
+        raise EdgekitError(
+            source,
+            f"opset {_default_opset(proto)} is too old for per-channel int8 ONNX and could not "
+            f"be upgraded to {QDQ_MIN_OPSET}: {str(exc).strip()[:200]}",
+        ) from None
 
 
 class _CalibrationReader:
@@ -109,7 +115,9 @@ def quantize_onnx_qdq(float_onnx: bytes, calibration: np.ndarray, source: Path) 
                     quantize({"QDQDisableWeightAdjustForInt32Bias": True})
         except Exception as exc:
             lines = [ln for ln in (str(exc) + "\n" + log.text).splitlines() if ln.strip()]
-            raise EdgekitError(source, f"ONNX int8 quantization failed: {(lines or ['unknown error'])[0][:300]}") from None
+            raise EdgekitError(
+                source, f"ONNX int8 quantization failed: {(lines or ['unknown error'])[0][:300]}"
+            ) from None
         return (work / "int8.onnx").read_bytes()
 
 
@@ -117,4 +125,3 @@ def onnx_runtime_name() -> str:
     import onnxruntime
 
     return f"onnxruntime {onnxruntime.__version__}"
-

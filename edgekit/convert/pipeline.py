@@ -18,7 +18,7 @@ from edgekit import budget
 from edgekit.errors import EdgekitError
 from edgekit.load import data as data_mod
 from edgekit.load import detect
-from edgekit.load.models import FloatModel, load_float_model, model_name
+from edgekit.load.models import load_float_model, model_name
 from edgekit.targets import Target, get_target
 
 DEFAULT_TARGET = "nano33ble"
@@ -36,8 +36,13 @@ class Artifact:
     description: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "kind": self.kind, "bytes": self.bytes, "sha256": self.sha256,
-                "description": self.description}
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "description": self.description,
+        }
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,12 @@ class SizeRow:
         ratio = None
         if self.float32_bytes and self.int8_bytes:
             ratio = round(self.int8_bytes / self.float32_bytes, 4)
-        return {"format": self.format, "float32_bytes": self.float32_bytes, "int8_bytes": self.int8_bytes,
-                "int8_to_float32": ratio}
+        return {
+            "format": self.format,
+            "float32_bytes": self.float32_bytes,
+            "int8_bytes": self.int8_bytes,
+            "int8_to_float32": ratio,
+        }
 
 
 @dataclass(frozen=True)
@@ -140,13 +149,18 @@ def convert(
     check_replaceable(out_dir)
     if fmt != detect.TFLITE and calib is None:
         raise EdgekitError(
-            path, "int8 quantization needs calibration data: pass --calib DATA.npz (array 'x' of real inputs, "
-                  "a few hundred samples), or --calib random to try it out with random inputs"
+            path,
+            "int8 quantization needs calibration data: pass --calib DATA.npz (array 'x' of real inputs, "
+            "a few hundred samples), or --calib random to try it out with random inputs",
         )
 
     result = ConvertResult(
-        model_file=path.name, model_format=fmt, model_sha256=_model_sha(path),
-        model_inputs=[], model_outputs=[], out_dir=out_dir,
+        model_file=path.name,
+        model_format=fmt,
+        model_sha256=_model_sha(path),
+        model_inputs=[],
+        model_outputs=[],
+        out_dir=out_dir,
     )
     files: dict[str, bytes] = {}
     if fmt == detect.TFLITE:
@@ -154,7 +168,9 @@ def convert(
         files["model_int8.tflite"] = int8_tflite
         result.notes.append("The model is already a .tflite: edgekit analysed and budgeted it as given.")
         if calib is not None or eval_data is not None:
-            result.notes.append("--calib / --eval are not used for a .tflite input (there is no float model to compare with).")
+            result.notes.append(
+                "--calib / --eval are not used for a .tflite input (there is no float model to compare with)."
+            )
     else:
         int8_tflite = _convert_float_model(path, fmt, calib, eval_data, result, files, say)
 
@@ -185,8 +201,13 @@ _ARTIFACT_KINDS = {
 
 
 def _convert_float_model(
-    path: Path, fmt: str, calib: str | Path, eval_data: str | Path | None,
-    result: ConvertResult, files: dict[str, bytes], say: Progress,
+    path: Path,
+    fmt: str,
+    calib: str | Path,
+    eval_data: str | Path | None,
+    result: ConvertResult,
+    files: dict[str, bytes],
+    say: Progress,
 ) -> bytes | None:
     from edgekit.convert import metrics, onnx_export, tflite_run
 
@@ -196,12 +217,17 @@ def _convert_float_model(
     result.model_outputs = [t.to_dict() for t in model.outputs]
     sample_shape = model.input.sample_shape
     calibration = (
-        data_mod.random_dataset(sample_shape) if str(calib) == data_mod.RANDOM
+        data_mod.random_dataset(sample_shape)
+        if str(calib) == data_mod.RANDOM
         else data_mod.load_dataset(Path(calib), sample_shape)
     )
-    result.calibration = DataInfo(calibration.source, len(calibration), calibration.y is not None, calibration.is_random)
+    result.calibration = DataInfo(
+        calibration.source, len(calibration), calibration.y is not None, calibration.is_random
+    )
     if calibration.is_random:
-        result.notes.append("Calibration used random inputs (--calib random): int8 accuracy figures are not meaningful.")
+        result.notes.append(
+            "Calibration used random inputs (--calib random): int8 accuracy figures are not meaningful."
+        )
     evaluation = calibration if eval_data is None else data_mod.load_dataset(Path(eval_data), sample_shape)
     eval_x, eval_y = evaluation.x[:MAX_EVAL_SAMPLES], None if evaluation.y is None else evaluation.y[:MAX_EVAL_SAMPLES]
     result.evaluation = DataInfo(evaluation.source, len(eval_x), eval_y is not None, evaluation.is_random)
@@ -256,8 +282,14 @@ def _budget(path: Path, int8_tflite: bytes, boards: list[Target], result: Conver
     except EdgekitError:
         raise
     except Exception as exc:
-        raise EdgekitError(path, f"the tflite-micro interpreter cannot run this model: {str(exc).strip()[:200]}") from None
-    result.tflm_arena = {"total_bytes": arena.total_bytes, "head_bytes": arena.head_bytes,
-                         "tail_bytes": arena.tail_bytes, "measured_with": "tflite-micro interpreter (x86-64 host)"}
+        raise EdgekitError(
+            path, f"the tflite-micro interpreter cannot run this model: {str(exc).strip()[:200]}"
+        ) from None
+    result.tflm_arena = {
+        "total_bytes": arena.total_bytes,
+        "head_bytes": arena.head_bytes,
+        "tail_bytes": arena.tail_bytes,
+        "measured_with": "tflite-micro interpreter (x86-64 host)",
+    }
     footprint = budget.ModelFootprint(len(int8_tflite), arena.total_bytes, budget.MEASURED)
     result.verdicts = [budget.tflm_verdict(board, footprint) for board in boards]

@@ -72,4 +72,6 @@ def convert_to_float_tflite(model: FloatModel) -> bytes:
         with native_stderr_captured() as log:
             return bytes(converter.convert())
     except Exception as exc:
-        raise EdgekitError(model.path, f"TensorFlow Lite conversion failed: {_converter_reason(str(exc) + log.text)}") from None
+        raise EdgekitError(
+            model.path, f"TensorFlow Lite conversion failed: {_converter_reason(str(exc) + log.text)}"
+        ) from None

@@ -63,7 +63,8 @@ def run_litert_reference(model: bytes, x: np.ndarray) -> list[np.ndarray]:
     input_detail = interpreter.get_input_details()[0]
     output_details = interpreter.get_output_details()
     in_params = QuantParams(
-        scale=float(input_detail["quantization"][0]), zero_point=int(input_detail["quantization"][1]),
+        scale=float(input_detail["quantization"][0]),
+        zero_point=int(input_detail["quantization"][1]),
         dtype=np.dtype(input_detail["dtype"]),
     )
     out_params = [

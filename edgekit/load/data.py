@@ -61,7 +61,9 @@ def _load_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise EdgekitError(path, "holds Python objects (pickled); edgekit reads plain numeric arrays only") from None
+            raise EdgekitError(
+                path, "holds Python objects (pickled); edgekit reads plain numeric arrays only"
+            ) from None
         raise EdgekitError(path, f"not a readable NumPy file: {exc}") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise EdgekitError(path, f"not a readable NumPy file: {exc}") from None
@@ -71,7 +73,9 @@ def _load_images(folder: Path, sample_shape: tuple[int, ...]) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     if len(sample_shape) != 3 or sample_shape[-1] not in (1, 3):
-        raise EdgekitError(folder, f"an image folder needs an HxWx1 or HxWx3 model input, the model takes {_shape_text(sample_shape)}")
+        raise EdgekitError(
+            folder, f"an image folder needs an HxWx1 or HxWx3 model input, the model takes {_shape_text(sample_shape)}"
+        )
     height, width, channels = sample_shape
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -95,7 +99,9 @@ def load_dataset(path: Path, sample_shape: tuple[int, ...]) -> Dataset:
     if path.is_dir():
         return Dataset(x=_load_images(path, sample_shape), y=None, source=path.name)
     if path.suffix.lower() not in (".npz", ".npy"):
-        raise EdgekitError(path, "unknown data format; pass a .npz (arrays x and optional y), a .npy, or a folder of images")
+        raise EdgekitError(
+            path, "unknown data format; pass a .npz (arrays x and optional y), a .npy, or a folder of images"
+        )
     x, y = _load_arrays(path)
     x = _check_samples(path, x, sample_shape)
     if y is not None:
@@ -127,7 +133,9 @@ def _check_samples(path: Path, x: np.ndarray, sample_shape: tuple[int, ...]) -> 
 
 def _check_labels(path: Path, y: np.ndarray, samples: int) -> np.ndarray:
     if y.dtype.kind not in "iuf" or y.shape[:1] != (samples,):
-        raise EdgekitError(path, f"labels 'y' must be {samples} class indices or one-hot rows, got shape {y.shape} dtype {y.dtype}")
+        raise EdgekitError(
+            path, f"labels 'y' must be {samples} class indices or one-hot rows, got shape {y.shape} dtype {y.dtype}"
+        )
     if y.ndim == 2:  # one-hot rows
         return np.argmax(y, axis=1).astype(np.int64)
     if y.ndim != 1 or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):

@@ -94,8 +94,11 @@ def load_float_model(path: Path, fmt: str | None = None) -> FloatModel:
     try:
         model.input.sample_shape  # noqa: B018 - validates the shape
     except ValueError:
-        raise EdgekitError(path, f"input '{model.input.name}' has a dynamic dimension {model.input.shape}; "
-                           "edgekit needs a fixed input shape (batch may be free)") from None
+        raise EdgekitError(
+            path,
+            f"input '{model.input.name}' has a dynamic dimension {model.input.shape}; "
+            "edgekit needs a fixed input shape (batch may be free)",
+        ) from None
     return model
 
 
@@ -144,8 +147,16 @@ def _keras_model(path: Path, fmt: str, model: Any, runtime: str) -> FloatModel:
     names = list(getattr(model, "output_names", None) or [])
     if len(names) == len(outputs):  # Keras 3 names outputs after their layers; tensors get serial names
         outputs = [TensorSpec(n, o.shape, o.dtype) for n, o in zip(names, outputs, strict=True)]
-    return FloatModel(path=path, format=fmt, name=model_name(path), inputs=inputs, outputs=outputs,
-                      call=_tf_call(fn), runtime=runtime, tf_callable=fn)
+    return FloatModel(
+        path=path,
+        format=fmt,
+        name=model_name(path),
+        inputs=inputs,
+        outputs=outputs,
+        call=_tf_call(fn),
+        runtime=runtime,
+        tf_callable=fn,
+    )
 
 
 def _load_keras3(path: Path) -> FloatModel:
@@ -158,8 +169,11 @@ def _load_keras3(path: Path) -> FloatModel:
     except Exception as exc:
         text = _first_line(exc)
         if "unsafe" in text.lower() or "lambda" in text.lower():
-            raise EdgekitError(path, "holds a Lambda layer (Python code); edgekit loads models in safe mode and "
-                                     "will not run code from a model file: replace the Lambda with built-in layers") from None
+            raise EdgekitError(
+                path,
+                "holds a Lambda layer (Python code); edgekit loads models in safe mode and "
+                "will not run code from a model file: replace the Lambda with built-in layers",
+            ) from None
         raise EdgekitError(path, f"cannot load the Keras model: {text}") from None
     return _keras_model(path, detect.KERAS, model, f"keras {keras.__version__}")
 
@@ -200,8 +214,11 @@ def _load_legacy_h5(path: Path) -> FloatModel:
     classes, _ = _h5_layer_classes(path)
     unsafe = sorted(set(classes) & _CODE_CARRYING_LAYERS)
     if unsafe:
-        raise EdgekitError(path, f"holds a {unsafe[0]} layer (Python bytecode); edgekit will not run code from a model "
-                                 "file: replace it with built-in layers")
+        raise EdgekitError(
+            path,
+            f"holds a {unsafe[0]} layer (Python bytecode); edgekit will not run code from a model "
+            "file: replace it with built-in layers",
+        )
     quiet_tensorflow_logs()
     # Keras 3 refuses many Keras 2-era configs (e.g. DepthwiseConv2D 'groups'); tf_keras is the
     # Keras 2 implementation and reads its own format as written.
@@ -249,16 +266,28 @@ def _load_savedmodel(path: Path) -> FloatModel:
     signature = signatures["serving_default"]
     _, input_specs = signature.structured_input_signature
     if len(input_specs) != 1:
-        raise EdgekitError(path, f"the serving signature has {len(input_specs)} inputs; edgekit converts single-input models")
-    (input_name, input_spec), = input_specs.items()
+        raise EdgekitError(
+            path, f"the serving signature has {len(input_specs)} inputs; edgekit converts single-input models"
+        )
+    ((input_name, input_spec),) = input_specs.items()
     output_specs = signature.structured_outputs
     inputs = [TensorSpec(input_name, tuple(input_spec.shape.as_list()), input_spec.dtype.name)]
-    outputs = [TensorSpec(name, tuple(output_specs[name].shape.as_list()), output_specs[name].dtype.name)
-               for name in sorted(output_specs)]
+    outputs = [
+        TensorSpec(name, tuple(output_specs[name].shape.as_list()), output_specs[name].dtype.name)
+        for name in sorted(output_specs)
+    ]
 
     def fn(x: Any) -> Any:
         return signature(**{input_name: x})
 
-    return FloatModel(path=path, format=detect.SAVEDMODEL, name=model_name(path), inputs=inputs,
-                      outputs=outputs, call=_tf_call(fn), runtime=f"tensorflow {tf.__version__}", tf_callable=fn,
-                      keepalive=loaded)
+    return FloatModel(
+        path=path,
+        format=detect.SAVEDMODEL,
+        name=model_name(path),
+        inputs=inputs,
+        outputs=outputs,
+        call=_tf_call(fn),
+        runtime=f"tensorflow {tf.__version__}",
+        tf_callable=fn,
+        keepalive=loaded,
+    )

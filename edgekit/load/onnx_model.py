@@ -44,10 +44,10 @@ def ort_runner(session: Any) -> Any:
 
 
 def load_onnx_model(path: Path):  # -> FloatModel
-    from edgekit.load.models import FloatModel, TensorSpec, model_name
-
     import onnx
     import onnxruntime as ort
+
+    from edgekit.load.models import FloatModel, TensorSpec, model_name
 
     try:
         proto = onnx.load(str(path), load_external_data=False)
@@ -66,5 +66,12 @@ def load_onnx_model(path: Path):  # -> FloatModel
     outputs = [TensorSpec(o.name, _dims(o.shape), _ONNX_DTYPES.get(o.type, o.type)) for o in session.get_outputs()]
     if inputs and inputs[0].dtype != "float32":
         raise EdgekitError(path, f"input '{inputs[0].name}' is {inputs[0].dtype}; edgekit converts float32 models")
-    return FloatModel(path=path, format="onnx", name=model_name(path), inputs=inputs, outputs=outputs,
-                      call=ort_runner(session), runtime=f"onnxruntime {ort.__version__}")
+    return FloatModel(
+        path=path,
+        format="onnx",
+        name=model_name(path),
+        inputs=inputs,
+        outputs=outputs,
+        call=ort_runner(session),
+        runtime=f"onnxruntime {ort.__version__}",
+    )

@@ -18,10 +18,7 @@ SCHEMA_VERSION = "1.0"
 
 def report_dict(result: ConvertResult) -> dict[str, Any]:
     verdicts = [v.to_dict() for v in result.verdicts]
-    if not verdicts:
-        overall = "not_evaluated"
-    else:
-        overall = "fits" if result.fits else "does_not_fit"
+    overall = "not_evaluated" if not verdicts else ("fits" if result.fits else "does_not_fit")
     return {
         "schema_version": SCHEMA_VERSION,
         "edgekit_version": __version__,
@@ -35,7 +32,8 @@ def report_dict(result: ConvertResult) -> dict[str, Any]:
         "calibration": result.calibration.to_dict() if result.calibration else None,
         "evaluation": result.evaluation.to_dict() if result.evaluation else None,
         "reference": {"runtime": result.reference_runtime, "accuracy": result.reference_accuracy}
-        if result.reference_runtime else None,
+        if result.reference_runtime
+        else None,
         "artifacts": [a.to_dict() for a in result.artifacts],
         "sizes": [s.to_dict() for s in result.sizes],
         "validation": [v.to_dict() for v in result.validations],

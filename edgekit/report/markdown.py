@@ -13,23 +13,42 @@ if TYPE_CHECKING:
 def verdict_rows(result: ConvertResult) -> list[list[str]]:
     rows = []
     for v in result.verdicts:
-        rows.append([
-            v.target, v.engine,
-            f"{kib(v.ram_used)} / {kib(v.ram_available)}", kib(v.ram_headroom),
-            f"{kib(v.flash_used)} / {kib(v.flash_available)}", kib(v.flash_headroom),
-            "fits" if v.fits else f"DOES NOT FIT ({v.reason()})",
-        ])
+        rows.append(
+            [
+                v.target,
+                v.engine,
+                f"{kib(v.ram_used)} / {kib(v.ram_available)}",
+                kib(v.ram_headroom),
+                f"{kib(v.flash_used)} / {kib(v.flash_available)}",
+                kib(v.flash_headroom),
+                "fits" if v.fits else f"DOES NOT FIT ({v.reason()})",
+            ]
+        )
     return rows
 
 
-VERDICT_HEADERS = ["target", "engine", "RAM used / available", "RAM headroom",
-                   "flash used / available", "flash headroom", "verdict"]
+VERDICT_HEADERS = [
+    "target",
+    "engine",
+    "RAM used / available",
+    "RAM headroom",
+    "flash used / available",
+    "flash headroom",
+    "verdict",
+]
 
 
 def validation_rows(result: ConvertResult) -> list[list[str]]:
     return [
-        [v.artifact, v.runtime, num(v.metrics.max_abs_error), num(v.metrics.rmse),
-         num(v.metrics.cosine_similarity, 6), pct(v.metrics.top1_agreement), pct(v.metrics.accuracy)]
+        [
+            v.artifact,
+            v.runtime,
+            num(v.metrics.max_abs_error),
+            num(v.metrics.rmse),
+            num(v.metrics.cosine_similarity, 6),
+            pct(v.metrics.top1_agreement),
+            pct(v.metrics.accuracy),
+        ]
         for v in result.validations
     ]
 
@@ -49,27 +68,64 @@ def report_markdown(result: ConvertResult) -> str:
         if result.evaluation:
             e = result.evaluation
             labels = "with labels" if e.labels else "no labels"
-            parts.append(f"On {e.samples} samples from `{e.source}` ({labels}); float model run with {result.reference_runtime}"
-                         + (f", float accuracy {pct(result.reference_accuracy)}." if result.reference_accuracy is not None else "."))
+            parts.append(
+                f"On {e.samples} samples from `{e.source}` ({labels}); float model run with {result.reference_runtime}"
+                + (
+                    f", float accuracy {pct(result.reference_accuracy)}."
+                    if result.reference_accuracy is not None
+                    else "."
+                )
+            )
             parts.append("")
         parts += [table(VALIDATION_HEADERS, validation_rows(result), markdown=True), ""]
     if result.sizes:
-        parts += ["## Sizes", "", table(["format", "float32", "int8", "int8 / float32"], [
-            [s.format, kib(s.float32_bytes), kib(s.int8_bytes),
-             pct(s.int8_bytes / s.float32_bytes) if s.float32_bytes and s.int8_bytes else "-"]
-            for s in result.sizes], markdown=True), ""]
+        parts += [
+            "## Sizes",
+            "",
+            table(
+                ["format", "float32", "int8", "int8 / float32"],
+                [
+                    [
+                        s.format,
+                        kib(s.float32_bytes),
+                        kib(s.int8_bytes),
+                        pct(s.int8_bytes / s.float32_bytes) if s.float32_bytes and s.int8_bytes else "-",
+                    ]
+                    for s in result.sizes
+                ],
+                markdown=True,
+            ),
+            "",
+        ]
     if result.artifacts:
-        parts += ["## Artifacts", "", table(["file", "bytes", "what"], [
-            [f"`{a.file}`", f"{a.bytes:,}", a.description] for a in result.artifacts], markdown=True), ""]
+        parts += [
+            "## Artifacts",
+            "",
+            table(
+                ["file", "bytes", "what"],
+                [[f"`{a.file}`", f"{a.bytes:,}", a.description] for a in result.artifacts],
+                markdown=True,
+            ),
+            "",
+        ]
     for v in result.verdicts:
-        parts += [f"## Budget: {v.target} ({v.title}), engine {v.engine}", "",
-                  table(["item", "RAM", "flash", "basis"], [
-                      [line.item, kib(line.ram_bytes), kib(line.flash_bytes), line.basis] for line in v.lines
-                  ], markdown=True), ""]
+        parts += [
+            f"## Budget: {v.target} ({v.title}), engine {v.engine}",
+            "",
+            table(
+                ["item", "RAM", "flash", "basis"],
+                [[line.item, kib(line.ram_bytes), kib(line.flash_bytes), line.basis] for line in v.lines],
+                markdown=True,
+            ),
+            "",
+        ]
         parts += [f"- {note}" for note in v.notes] + [""]
     if result.calibration:
         c = result.calibration
-        parts += [f"Calibration: {c.samples} samples from `{c.source}`" + (" (RANDOM inputs)." if c.random else "."), ""]
+        parts += [
+            f"Calibration: {c.samples} samples from `{c.source}`" + (" (RANDOM inputs)." if c.random else "."),
+            "",
+        ]
     if result.notes:
         parts += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(parts).rstrip() + "\n"

@@ -22,13 +22,18 @@ def convert_summary(result: ConvertResult, color: bool = False) -> str:
         lines.append("artifacts: " + ", ".join(f"{a.file} {kib(a.bytes)}" for a in result.artifacts))
     for s in result.sizes:
         if s.float32_bytes and s.int8_bytes:
-            lines.append(f"  {s.format}: float32 {kib(s.float32_bytes)} -> int8 {kib(s.int8_bytes)} "
-                         f"({s.int8_bytes / s.float32_bytes:.0%})")
+            lines.append(
+                f"  {s.format}: float32 {kib(s.float32_bytes)} -> int8 {kib(s.int8_bytes)} "
+                f"({s.int8_bytes / s.float32_bytes:.0%})"
+            )
     if result.validations:
-        lines += ["", "accuracy against the float model"
-                  + (f" ({result.evaluation.samples} samples from {result.evaluation.source})" if result.evaluation else "")
-                  + (f"; float accuracy {result.reference_accuracy:.1%}" if result.reference_accuracy is not None else ""),
-                  table(VALIDATION_HEADERS, validation_rows(result))]
+        lines += [
+            "",
+            "accuracy against the float model"
+            + (f" ({result.evaluation.samples} samples from {result.evaluation.source})" if result.evaluation else "")
+            + (f"; float accuracy {result.reference_accuracy:.1%}" if result.reference_accuracy is not None else ""),
+            table(VALIDATION_HEADERS, validation_rows(result)),
+        ]
     if result.verdicts:
         lines += ["", table(VERDICT_HEADERS, verdict_rows(result))]
         lines.append("")
