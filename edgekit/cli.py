@@ -121,8 +121,16 @@ def targets(targets_dirs: tuple[Path, ...], as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return EXIT_OK
-    headers = list(rows[0].keys()) if rows else []
-    click.echo(table(headers, [[str(r[h]) for h in headers] for r in rows]))
+    from edgekit.report.format import kib
+
+    headers = ["board", "title", "core", "MHz", "RAM", "flash", "usable RAM", "usable flash", "emulated on"]
+    cells = [
+        [r["name"], r["title"], r["core"], f"{r['clock_mhz']:g}", kib(r["ram_kib"] * 1024), kib(r["flash_kib"] * 1024),
+         kib(r["usable_ram_kib"] * 1024), kib(r["usable_flash_kib"] * 1024), r["qemu_machine"]]
+        for r in rows
+    ]
+    click.echo(table(headers, cells))
+    click.echo("\nusable = total minus the reserve for the application (or the OS) in the board's TOML file.")
     return EXIT_OK
 
 

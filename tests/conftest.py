@@ -60,3 +60,21 @@ def assert_user_error(run: Run, *fragments: str) -> None:
     assert lines[0].startswith("edgekit: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture
+def edgekit_cli(capsys: pytest.CaptureFixture[str]):
+    """Run the command line in this process (TensorFlow imported once for many cases)."""
+    from edgekit.cli import main
+
+    def run(*args: str | Path) -> Run:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

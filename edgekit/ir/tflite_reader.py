@@ -261,14 +261,14 @@ class _Reader:
         name = _decode(t.Name())
         rank = self.count(t.ShapeLength(), 4, f"shape of tensor {i}")
         if rank > MAX_RANK:
-            raise self.fail(f"corrupt TFLite file: tensor {i} ({name}) has rank {rank}")
+            raise self.fail(f"corrupt TFLite file: tensor {i} ({_short(name)}) has rank {rank}")
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if rank else ()
         if any(d < 0 for d in shape):
-            raise self.fail(f"tensor {i} ({name}) has a negative dimension in shape {list(shape)}")
+            raise self.fail(f"tensor {i} ({_short(name)}) has a negative dimension in shape {list(shape)}")
         elements = math.prod(shape)
         if elements > MAX_TENSOR_ELEMENTS:
             raise self.fail(
-                f"corrupt TFLite file: tensor {i} ({name}) claims {elements} elements (shape {list(shape)})"
+                f"corrupt TFLite file: tensor {i} ({_short(name)}) claims {elements} elements (shape {list(shape)})"
             )
         sig_len = self.count(t.ShapeSignatureLength(), 4, f"shape signature of tensor {i}")
         signature = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if sig_len else ()
@@ -276,19 +276,19 @@ class _Reader:
         type_code = int(t.Type())
         dtype = DTYPES.get(type_code)
         if dtype is None:
-            raise self.fail(f"tensor {i} ({name}) has unknown element type code {type_code}")
+            raise self.fail(f"tensor {i} ({_short(name)}) has unknown element type code {type_code}")
 
         quant = self.read_quantization(t.Quantization(), i, name, shape)
         sparse = t.Sparsity() is not None
 
         if int(t.ExternalBuffer()) != 0:
             raise self.fail(
-                f"tensor {i} ({name}) keeps its data in an external weights file, which edgekit does not read"
+                f"tensor {i} ({_short(name)}) keeps its data in an external weights file, which edgekit does not read"
             )
         buffer_index = int(t.Buffer())
         if buffer_index >= self.n_buffers:
             raise self.fail(
-                f"corrupt TFLite file: tensor {i} ({name}) uses buffer {buffer_index}, "
+                f"corrupt TFLite file: tensor {i} ({_short(name)}) uses buffer {buffer_index}, "
                 f"but the model has {self.n_buffers} buffers"
             )
         raw = self.buffer_bytes(buffer_index) if self.n_buffers else None
@@ -297,7 +297,7 @@ class _Reader:
             expected = packed_nbytes(elements, dtype.bits)
             if not sparse and dtype.bits and len(raw) != expected:
                 raise self.fail(
-                    f"corrupt TFLite file: tensor {i} ({name}) is {dtype.name} {list(shape)} "
+                    f"corrupt TFLite file: tensor {i} ({_short(name)}) is {dtype.name} {list(shape)} "
                     f"({expected} bytes), but its buffer {buffer_index} holds {len(raw)} bytes"
                 )
             if dtype.numpy is not None and not sparse:
@@ -325,13 +325,13 @@ class _Reader:
         if n_scales == 0:
             # Only min/max (or a details union we do not interpret): not an affine quantization.
             if q.DetailsType() != fb.QuantizationDetails.NONE:
-                self.notes.append(f"tensor {i} ({name}) uses a quantization scheme edgekit does not read")
+                self.notes.append(f"tensor {i} ({_short(name)}) uses a quantization scheme edgekit does not read")
             return None
         scales = tuple(float(s) for s in q.ScaleAsNumpy())
         zero_points = tuple(int(z) for z in q.ZeroPointAsNumpy()) if n_zp else (0,) * n_scales
         if len(zero_points) != n_scales:
             raise self.fail(
-                f"corrupt TFLite file: tensor {i} ({name}) has {n_scales} scales but {n_zp} zero points"
+                f"corrupt TFLite file: tensor {i} ({_short(name)}) has {n_scales} scales but {n_zp} zero points"
             )
         dim = int(q.QuantizedDimension())
         # With a single scale the dimension is unused, so only per-channel parameters are checked.
@@ -342,7 +342,7 @@ class _Reader:
                 self.odd_quant_dims.append(i)
                 return Quantization(scales=scales, zero_points=zero_points, quantized_dimension=0)
             raise self.fail(
-                f"tensor {i} ({name}) has {n_scales} per-channel scales along dimension {dim}, "
+                f"tensor {i} ({_short(name)}) has {n_scales} per-channel scales along dimension {dim}, "
                 f"which does not match its shape {list(shape)}"
             )
         return Quantization(scales=scales, zero_points=zero_points, quantized_dimension=dim)
@@ -383,7 +383,7 @@ class _Reader:
                 f"but the model has {len(opcodes)}"
             )
         name, code, version, custom = opcodes[opcode_index]
-        what = f"operator {i} ({name})"
+        what = f"operator {i} ({_short(name)})"
         inputs = self.indices(op, "Inputs", n_tensors, f"{what} input", optional=True)
         outputs = self.indices(op, "Outputs", n_tensors, f"{what} output")
         intermediates = self.indices(op, "Intermediates", n_tensors, f"{what} intermediate")
@@ -445,6 +445,11 @@ class _Reader:
         return {"value": _plain(decoded)}
 
 
+def _short(name: str, limit: int = 60) -> str:
+    # Converter-made names can run to hundreds of characters; an error line needs only a hint.
+    return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
 def _printable(text: str) -> str:
     # Names come from the file: keep control characters out of the one-line error message.
     return "".join(c if c.isprintable() else "?" for c in text)
@@ -468,7 +473,7 @@ def _check_dataflow(
         for t in op.outputs:
             if t in producer:
                 raise reader.fail(
-                    f"corrupt TFLite file: tensor {t} ({tensors[t].name}) is written by operators "
+                    f"corrupt TFLite file: tensor {t} ({_short(tensors[t].name)}) is written by operators "
                     f"{producer[t]} and {op.index}"
                 )
             producer[t] = op.index
@@ -485,17 +490,17 @@ def _check_dataflow(
                 if tensor.nbytes == 0:
                     continue  # an empty placeholder (e.g. an omitted LSTM state) carries no data
                 raise reader.fail(
-                    f"invalid graph: operator {op.index} ({op.opcode}) reads tensor {t} ({tensor.name}), "
+                    f"invalid graph: operator {op.index} ({op.opcode}) reads tensor {t} ({_short(tensor.name)}), "
                     "which is not a graph input or a constant and no operator writes"
                 )
             if p >= op.index:
                 raise reader.fail(
-                    f"invalid graph: operator {op.index} ({op.opcode}) reads tensor {t} ({tensor.name}) "
+                    f"invalid graph: operator {op.index} ({op.opcode}) reads tensor {t} ({_short(tensor.name)}) "
                     f"written by operator {p}, which runs later: the graph has a cycle or is out of order"
                 )
     for t in outputs:
         tensor = tensors[t]
         if t not in producer and t not in graph_inputs and not tensor.is_constant and not tensor.is_variable:
             raise reader.fail(
-                f"invalid graph: graph output tensor {t} ({tensor.name}) is never written"
+                f"invalid graph: graph output tensor {t} ({_short(tensor.name)}) is never written"
             )

@@ -8,6 +8,8 @@ def kib(n: int | None) -> str:
         return "-"
     sign = "-" if n < 0 else ""
     n = abs(n)
+    if n >= 1024**3:
+        return f"{sign}{n / 1024**3:.2f} GiB"
     if n >= 1024 * 1024:
         return f"{sign}{n / (1024 * 1024):.2f} MiB"
     return f"{sign}{n / 1024:.1f} KiB"
