@@ -55,6 +55,7 @@ class Verdict:
     flash_available: int
     lines: list[BudgetLine]
     notes: list[str] = field(default_factory=list)
+    unsupported_ops: list[str] = field(default_factory=list)  # the engine cannot run the model at all
 
     @property
     def ram_used(self) -> int:
@@ -82,9 +83,11 @@ class Verdict:
 
     @property
     def fits(self) -> bool:
-        return self.fits_ram and self.fits_flash
+        return self.fits_ram and self.fits_flash and not self.unsupported_ops
 
     def reason(self) -> str:
+        if self.unsupported_ops:
+            return f"engine {self.engine} has no kernel for {', '.join(self.unsupported_ops)}"
         if self.fits:
             return "fits"
         parts = []
@@ -115,6 +118,7 @@ class Verdict:
             },
             "lines": [line.to_dict() for line in self.lines],
             "notes": list(self.notes),
+            "unsupported_ops": list(self.unsupported_ops),
         }
 
 
@@ -123,7 +127,7 @@ class ModelFootprint:
     """What the budget needs to know of the model, whatever produced the figures."""
 
     model_bytes: int
-    tflm_arena_bytes: int  # measured with the tflite-micro interpreter
+    tflm_arena_bytes: int  # smallest arena the tflite-micro interpreter runs the model with
     arena_basis: str  # how the arena figure was obtained
 
 
@@ -142,6 +146,11 @@ def tflm_verdict(target: Target, footprint: ModelFootprint) -> Verdict:
         "few percent less (its persistent structures hold 32-bit pointers), so this figure errs on the safe side."
     ]
     return Verdict(target.name, target.title, "tflm", target.ram_bytes, target.flash_bytes, lines, notes)
+
+
+def unsupported_verdict(target: Target, engine: str, missing: list[str]) -> Verdict:
+    """The engine cannot run the model: no figures, and it does not fit whatever the sizes."""
+    return Verdict(target.name, target.title, engine, target.ram_bytes, target.flash_bytes, [], [], list(missing))
 
 
 def _linux_verdict(target: Target, footprint: ModelFootprint) -> Verdict:

@@ -104,6 +104,66 @@ def convert(
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", "-t", "targets", multiple=True, metavar="BOARD",
+              help="Board to check against (repeatable; default nano33ble).")
+@click.option("--engine", type=click.Choice(["tflm", "edgekit"]), default="tflm", show_default=True,
+              help="Which runtime the budget is for.")
+@targets_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (report.json schema).")
+def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tuple[Path, ...], as_json: bool) -> int:
+    """Budget an int8 MODEL.tflite against boards: a cheap CI gate (no TensorFlow).
+
+    Exit 0 when it fits every board, 1 when it does not fit one, 2 on bad input.
+
+    \b
+    Example:
+      edgekit check build/digits_cnn/model_int8.tflite -t nano33ble -t rpi-pico
+    """
+    from edgekit.convert.pipeline import check as run_check
+
+    result = run_check(model, targets=targets, engine=engine, targets_dirs=targets_dirs)
+    if as_json:
+        from edgekit.report.json_report import report_json
+
+        click.echo(report_json(result).decode(), nl=False)
+    else:
+        from edgekit.report.terminal import check_summary
+
+        click.echo(check_summary(result, color=sys.stdout.isatty()))
+    return EXIT_OK if result.fits else EXIT_VERDICT
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--calib", metavar="DATA",
+              help="For a float model: calibration data for the int8 conversion (default: random inputs; "
+                   "shapes and MACs do not depend on it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
+def analyze(model: Path, calib: str | None, as_json: bool) -> int:
+    """Per-layer table of MODEL: shapes, params, MACs, bytes, quantization, op support, memory plan.
+
+    A .tflite is read as it is, without TensorFlow; a Keras, SavedModel or ONNX model is analysed
+    as the int8 TFLite that `edgekit convert` would make of it.
+
+    \b
+    Example:
+      edgekit analyze model_int8.tflite
+      edgekit analyze examples/digits_cnn.keras --json
+    """
+    from edgekit.analyze import analyze_model
+
+    report = analyze_model(model, calib)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        from edgekit.report.analysis_table import analysis_text
+
+        click.echo(analysis_text(report.model_file, report.analysis, report.plan, report.op_support, report.notes))
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the boards as JSON.")
 def targets(targets_dirs: tuple[Path, ...], as_json: bool) -> int:

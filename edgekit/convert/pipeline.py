@@ -19,6 +19,7 @@ from edgekit.errors import EdgekitError
 from edgekit.load import data as data_mod
 from edgekit.load import detect
 from edgekit.load.models import load_float_model, model_name
+from edgekit.model_check import ModelCheck, check_tflite
 from edgekit.targets import Target, get_target
 
 DEFAULT_TARGET = "nano33ble"
@@ -99,7 +100,7 @@ class ConvertResult:
     artifacts: list[Artifact] = field(default_factory=list)
     sizes: list[SizeRow] = field(default_factory=list)
     validations: list[Validation] = field(default_factory=list)
-    tflm_arena: dict[str, Any] | None = None
+    check: ModelCheck | None = None
     verdicts: list[budget.Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -135,6 +136,7 @@ def convert(
     out: str | Path | None = None,
     targets_dirs: Sequence[str | Path] = (),
     progress: Progress | None = None,
+    engine: str = "tflm",
 ) -> ConvertResult:
     """Convert, validate and budget one model; writes the artifacts and reports into `out`."""
     from edgekit.outdir import check_replaceable, staged_output
@@ -175,8 +177,10 @@ def convert(
         int8_tflite = _convert_float_model(path, fmt, calib, eval_data, result, files, say)
 
     if int8_tflite is not None:
-        say("measuring the TFLM tensor arena")
-        _budget(path, int8_tflite, boards, result)
+        say("analysing the int8 model and measuring the TFLM tensor arena")
+        _budget(path, int8_tflite, boards, result, engine)
+        if fmt == detect.TFLITE:
+            _describe_io(result)
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 
@@ -274,22 +278,39 @@ def _convert_float_model(
     return int8_tflite
 
 
-def _budget(path: Path, int8_tflite: bytes, boards: list[Target], result: ConvertResult) -> None:
-    from edgekit.ir.tflm_arena import measure_tflm_arena
+def _budget(path: Path, int8_tflite: bytes, boards: list[Target], result: ConvertResult, engine: str) -> None:
+    result.check = check_tflite(int8_tflite, path, boards, engine)
+    result.verdicts = result.check.verdicts
+    result.notes.extend(result.check.notes)
 
-    try:
-        arena = measure_tflm_arena(int8_tflite)
-    except EdgekitError:
-        raise
-    except Exception as exc:
-        raise EdgekitError(
-            path, f"the tflite-micro interpreter cannot run this model: {str(exc).strip()[:200]}"
-        ) from None
-    result.tflm_arena = {
-        "total_bytes": arena.total_bytes,
-        "head_bytes": arena.head_bytes,
-        "tail_bytes": arena.tail_bytes,
-        "measured_with": "tflite-micro interpreter (x86-64 host)",
-    }
-    footprint = budget.ModelFootprint(len(int8_tflite), arena.total_bytes, budget.MEASURED)
-    result.verdicts = [budget.tflm_verdict(board, footprint) for board in boards]
+
+def check(
+    model_path: str | Path,
+    targets: Sequence[str] = (),
+    engine: str = "tflm",
+    targets_dirs: Sequence[str | Path] = (),
+) -> ConvertResult:
+    """`edgekit check`: budget an int8 .tflite against boards; writes nothing, imports no TensorFlow."""
+    path = Path(model_path)
+    fmt = detect.detect_format(path)
+    if fmt != detect.TFLITE:
+        raise EdgekitError(path, "edgekit check reads a .tflite file; run `edgekit convert` on other formats")
+    boards = _resolve_targets(targets, targets_dirs)
+    data = path.read_bytes()
+    result = ConvertResult(
+        model_file=path.name, model_format=fmt, model_sha256=sha256(data),
+        model_inputs=[], model_outputs=[], out_dir=path.parent,
+    )
+    _budget(path, data, boards, result, engine)
+    _describe_io(result)
+    return result
+
+
+def _describe_io(result: ConvertResult) -> None:
+    """Model inputs and outputs as the int8 TFLite has them (for a .tflite input)."""
+    assert result.check is not None
+    graph = result.check.graph
+    for indices, into in ((graph.inputs, result.model_inputs), (graph.outputs, result.model_outputs)):
+        for i in indices:
+            t = graph.tensors[i]
+            into.append({"name": t.name, "shape": list(t.shape), "dtype": t.dtype})

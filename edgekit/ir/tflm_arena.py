@@ -35,8 +35,12 @@ _ARENA_SHORT = re.compile(r"missing: \d+|Failed to allocate (memory|variable|tem
 
 # Runs in the child: build the interpreter with the given arena, run one inference on the zero inputs
 # it starts with (kernels may ask for scratch memory on first Invoke), then print the allocation report.
+# In the same child it then tries an arena of exactly the reported total, which works for most models:
+# one process instead of two keeps `edgekit check` cheap. Where that attempt crashes, the report was
+# already written and the parent searches in separate processes.
+TOTAL_RUNS = "EDGEKIT_TOTAL_ARENA_RUNS"
 _CHILD = """
-import sys
+import os, re, sys, tempfile
 from tflite_micro import runtime
 with open(sys.argv[1], "rb") as f:
     data = f.read()
@@ -44,8 +48,21 @@ interpreter = runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[2]))
 interpreter.invoke()
 if sys.argv[3] == "report":
     sys.stderr.flush()
-    interpreter.print_allocations()
-"""
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        interpreter.print_allocations()
+        os.dup2(saved, 2)
+        sink.seek(0)
+        text = sink.read().decode("utf-8", "replace")
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    total = re.search(r"Arena allocation total (\\d+) bytes", text)
+    if total:
+        arena = -(-int(total.group(1)) // 16) * 16
+        runtime.Interpreter.from_bytes(data, arena_size=arena).invoke()
+        sys.stderr.write(f"TOTAL_RUNS {arena}\\n")
+""".replace("TOTAL_RUNS", TOTAL_RUNS)
 
 
 @dataclass
@@ -153,7 +170,7 @@ def measure_tflm_arena(model_bytes: bytes, *, find_minimal: bool = True) -> Tflm
         arena_size = _align(max(len(data) * 10, 1 << 20))
         while True:
             run = _run(model_path, arena_size, report=True)
-            if run.ok:
+            if run.ok or len(_LINE.findall(run.stderr)) >= 3:  # the report came out before any crash
                 break
             if not run.arena_too_small or arena_size * 2 > MAX_ARENA_BYTES:
                 raise RuntimeError(f"TFLM cannot run the model: {run.describe()}")
@@ -163,7 +180,10 @@ def measure_tflm_arena(model_bytes: bytes, *, find_minimal: bool = True) -> Tflm
         values = {kind: int(n) for kind, n in _LINE.findall(run.stderr)}
         if not {"total", "head", "tail"} <= values.keys():
             raise RuntimeError(f"unexpected TFLM allocation report: {run.stderr.strip()[:200]!r}")
-        minimal = _smallest_working(model_path, values["total"], arena_size) if find_minimal else None
+        minimal = None
+        if find_minimal:
+            total_runs = re.search(rf"{TOTAL_RUNS} (\d+)", run.stderr)
+            minimal = int(total_runs.group(1)) if total_runs else _smallest_working(model_path, values["total"], arena_size)
     return TflmArena(
         total_bytes=values["total"],
         head_bytes=values["head"],

@@ -46,3 +46,27 @@ def convert_summary(result: ConvertResult, color: bool = False) -> str:
         lines.append(f"note: {note}")
     lines.append(f"reports: {result.out_dir / 'report.md'}, {result.out_dir / 'report.json'}")
     return "\n".join(lines)
+
+
+def check_summary(result: ConvertResult, color: bool = False) -> str:
+    """`edgekit check`: the verdict table, then what the figures rest on."""
+
+    def style(text: str, **kw: object) -> str:
+        return click.style(text, **kw) if color else text  # type: ignore[arg-type]
+
+    lines = [style(f"edgekit check {result.model_file}", bold=True)]
+    if result.check is not None:
+        a = result.check.analysis
+        arena = result.check.tflm_arena
+        facts = f"{a.total_params:,} params, {a.total_macs:,} MACs, planned arena {result.check.plan.arena_bytes:,} B"
+        if arena:
+            facts += f", TFLM arena {arena['min_arena_bytes']:,} B (measured)"
+        lines.append(facts)
+    lines += ["", table(VERDICT_HEADERS, verdict_rows(result)), ""]
+    if result.fits:
+        lines.append(style("fits every target", fg="green", bold=True))
+    else:
+        misses = ", ".join(v.target for v in result.verdicts if not v.fits)
+        lines.append(style(f"DOES NOT FIT: {misses}", fg="red", bold=True))
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)

@@ -1,0 +1,108 @@
+"""From int8 .tflite bytes to analysis, memory plan, op support and a verdict per board.
+
+The stage shared by `edgekit convert` (on the TFLite it produced) and `edgekit check` (on a file the
+user has). It reads the model only through the Graph IR and never imports TensorFlow: `check` is a
+CI gate and must stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgekit import budget
+from edgekit.errors import EdgekitError
+from edgekit.ir.analysis import ModelAnalysis, analyze
+from edgekit.ir.graph import Graph
+from edgekit.ir.planner import MemoryPlan, plan_memory
+from edgekit.ir.tflite_reader import parse_tflite
+from edgekit.targets import Target
+
+ENGINES = ("tflm", "edgekit")
+
+
+@dataclass
+class ModelCheck:
+    graph: Graph
+    analysis: ModelAnalysis
+    plan: MemoryPlan
+    op_support: list[Any]  # edgekit.ir.op_support.OpSupport
+    tflm_arena: dict[str, Any] | None
+    verdicts: list[budget.Verdict]
+    notes: list[str] = field(default_factory=list)
+
+    def analysis_dict(self) -> dict[str, Any]:
+        data = self.analysis.to_dict()
+        data.pop("path", None)  # reports carry no paths of this machine
+        return data
+
+    def plan_dict(self) -> dict[str, Any]:
+        return {
+            "arena_bytes": self.plan.arena_bytes,
+            "activation_bytes": self.plan.activation_bytes,
+            "variable_bytes": self.plan.variable_bytes,
+            "lower_bound_bytes": self.plan.lower_bound_bytes,
+            "alignment": self.plan.alignment,
+            "strategy": self.plan.strategy,
+            "timeline": [
+                {"index": t.index, "op_type": t.op_type, "live_bytes": t.live_bytes,
+                 "high_water_bytes": t.high_water_bytes}
+                for t in self.plan.timeline
+            ],
+        }
+
+
+def inspect_tflite(model_bytes: bytes, path: Path) -> tuple[Graph, ModelAnalysis, MemoryPlan, list[Any]]:
+    """Parse and analyse without running anything: what `edgekit analyze` shows."""
+    from edgekit.ir.op_support import op_support
+
+    graph = parse_tflite(model_bytes, path=path)
+    return graph, analyze(graph), plan_memory(graph), op_support(graph)
+
+
+def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engine: str = "tflm") -> ModelCheck:
+    from edgekit.ir.op_support import unsupported
+
+    if engine not in ENGINES:
+        raise EdgekitError(None, f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    if engine == "edgekit":
+        raise EdgekitError(None, "the edgekit engine is not available in this version; use --engine tflm")
+    graph, analysis, plan, support = inspect_tflite(model_bytes, path)
+    if analysis.is_hybrid:
+        raise EdgekitError(path, analysis.quantization_note or "hybrid (dynamic-range) model")
+    notes = list(graph.notes)
+    if analysis.quantization in ("float", "mixed"):
+        notes.append(f"The model is {analysis.quantization}, not full-integer int8: microcontroller figures "
+                     "assume the int8 kernels; convert with full-integer quantization for the real thing.")
+    missing = unsupported(graph, engine)
+    arena_figures: dict[str, Any] | None = None
+    if missing:
+        notes.append(f"Engine {engine} has no kernel for: {', '.join(missing)}.")
+        verdicts = [budget.unsupported_verdict(board, engine, missing) for board in boards]
+    else:
+        arena = _measure_arena(model_bytes, path)
+        arena_bytes = arena.min_arena_bytes or arena.total_bytes
+        arena_figures = {
+            "total_bytes": arena.total_bytes,
+            "head_bytes": arena.head_bytes,
+            "tail_bytes": arena.tail_bytes,
+            "min_arena_bytes": arena_bytes,
+            "measured_with": "tflite-micro interpreter (x86-64 host)",
+        }
+        footprint = budget.ModelFootprint(len(model_bytes), arena_bytes, budget.MEASURED)
+        verdicts = [budget.tflm_verdict(board, footprint) for board in boards]
+    return ModelCheck(graph, analysis, plan, support, arena_figures, verdicts, notes)
+
+
+def _measure_arena(model_bytes: bytes, path: Path):  # -> TflmArena
+    from edgekit.ir.tflm_arena import measure_tflm_arena
+
+    try:
+        return measure_tflm_arena(model_bytes)
+    except EdgekitError as exc:
+        raise EdgekitError(path, exc.problem) from None
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise EdgekitError(path, f"the tflite-micro interpreter cannot run this model: {text}") from None
