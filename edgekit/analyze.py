@@ -43,8 +43,9 @@ def analyze_model(model_path: str | Path, calib: str | None = None) -> AnalyzeRe
         data = path.read_bytes()
         analysed = "the .tflite file as given"
     elif fmt == detect.ONNX:
-        raise EdgekitError(path, "int8 TFLite from an ONNX model is not supported yet; analyse a Keras, SavedModel "
-                                 "or .tflite model")
+        raise EdgekitError(
+            path, "int8 TFLite from an ONNX model is not supported yet; analyse a Keras, SavedModel or .tflite model"
+        )
     else:
         data = _convert_in_memory(path, fmt, calib)
         analysed = "the int8 TFLite that `edgekit convert` makes of it"
@@ -61,6 +62,9 @@ def _convert_in_memory(path: Path, fmt: str, calib: str | None) -> bytes:
 
     model = load_float_model(path, fmt)
     shape = model.input.sample_shape
-    samples = data_mod.random_dataset(shape, 16) if calib in (None, data_mod.RANDOM) \
+    samples = (
+        data_mod.random_dataset(shape, 16)
+        if calib in (None, data_mod.RANDOM)
         else data_mod.load_dataset(Path(calib), shape)
+    )
     return convert_to_int8_tflite(model, samples.x)

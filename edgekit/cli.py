@@ -105,10 +105,21 @@ def convert(
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--target", "-t", "targets", multiple=True, metavar="BOARD",
-              help="Board to check against (repeatable; default nano33ble).")
-@click.option("--engine", type=click.Choice(["tflm", "edgekit"]), default="tflm", show_default=True,
-              help="Which runtime the budget is for.")
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    multiple=True,
+    metavar="BOARD",
+    help="Board to check against (repeatable; default nano33ble).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["tflm", "edgekit"]),
+    default="tflm",
+    show_default=True,
+    help="Which runtime the budget is for.",
+)
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (report.json schema).")
 def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tuple[Path, ...], as_json: bool) -> int:
@@ -136,9 +147,12 @@ def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tupl
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--calib", metavar="DATA",
-              help="For a float model: calibration data for the int8 conversion (default: random inputs; "
-                   "shapes and MACs do not depend on it).")
+@click.option(
+    "--calib",
+    metavar="DATA",
+    help="For a float model: calibration data for the int8 conversion (default: random inputs; "
+    "shapes and MACs do not depend on it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
 def analyze(model: Path, calib: str | None, as_json: bool) -> int:
     """Per-layer table of MODEL: shapes, params, MACs, bytes, quantization, op support, memory plan.
@@ -185,8 +199,17 @@ def targets(targets_dirs: tuple[Path, ...], as_json: bool) -> int:
 
     headers = ["board", "title", "core", "MHz", "RAM", "flash", "usable RAM", "usable flash", "emulated on"]
     cells = [
-        [r["name"], r["title"], r["core"], f"{r['clock_mhz']:g}", kib(r["ram_kib"] * 1024), kib(r["flash_kib"] * 1024),
-         kib(r["usable_ram_kib"] * 1024), kib(r["usable_flash_kib"] * 1024), r["qemu_machine"]]
+        [
+            r["name"],
+            r["title"],
+            r["core"],
+            f"{r['clock_mhz']:g}",
+            kib(r["ram_kib"] * 1024),
+            kib(r["flash_kib"] * 1024),
+            kib(r["usable_ram_kib"] * 1024),
+            kib(r["usable_flash_kib"] * 1024),
+            r["qemu_machine"],
+        ]
         for r in rows
     ]
     click.echo(table(headers, cells))

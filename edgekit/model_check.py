@@ -47,8 +47,12 @@ class ModelCheck:
             "alignment": self.plan.alignment,
             "strategy": self.plan.strategy,
             "timeline": [
-                {"index": t.index, "op_type": t.op_type, "live_bytes": t.live_bytes,
-                 "high_water_bytes": t.high_water_bytes}
+                {
+                    "index": t.index,
+                    "op_type": t.op_type,
+                    "live_bytes": t.live_bytes,
+                    "high_water_bytes": t.high_water_bytes,
+                }
                 for t in self.plan.timeline
             ],
         }
@@ -74,8 +78,10 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
         raise EdgekitError(path, analysis.quantization_note or "hybrid (dynamic-range) model")
     notes = list(graph.notes)
     if analysis.quantization in ("float", "mixed"):
-        notes.append(f"The model is {analysis.quantization}, not full-integer int8: microcontroller figures "
-                     "assume the int8 kernels; convert with full-integer quantization for the real thing.")
+        notes.append(
+            f"The model is {analysis.quantization}, not full-integer int8: microcontroller figures "
+            "assume the int8 kernels; convert with full-integer quantization for the real thing."
+        )
     missing = unsupported(graph, engine)
     arena_figures: dict[str, Any] | None = None
     if missing:

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_edgekit
 
 HEAVY = ("tensorflow", "onnxruntime", "keras", "tf_keras", "tf2onnx", "ai_edge_litert", "tflite_micro", "onnx")
@@ -28,7 +27,9 @@ def _modules_after(*argv: str) -> set[str]:
     return set(line.split(" ", 1)[1].split(","))
 
 
-@pytest.mark.parametrize("argv", [("--help",), ("targets",), ("targets", "--json"), ("convert", "--help"), ("--version",)])
+@pytest.mark.parametrize(
+    "argv", [("--help",), ("targets",), ("targets", "--json"), ("convert", "--help"), ("--version",)]
+)
 def test_cheap_commands_import_no_heavy_library(argv: tuple[str, ...]) -> None:
     loaded = _modules_after(*argv)
     assert "edgekit" in loaded
@@ -54,8 +55,21 @@ def test_targets_lists_every_board_file() -> None:
 def test_wheel_ships_the_board_files(tmp_path: Path) -> None:
     """`pip install .` (not only editable) must find the boards: they travel inside the wheel."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     (wheel,) = tmp_path.glob("edgekit-*.whl")

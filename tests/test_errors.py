@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import EXAMPLE_CALIB, EXAMPLE_MODEL, assert_user_error, run_edgekit, shared_model
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, run_edgekit, shared_model
 
 SCHEMA = json.loads((REPO / "edgekit" / "schema" / "report.schema.json").read_text())

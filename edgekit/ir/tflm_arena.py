@@ -183,7 +183,10 @@ def measure_tflm_arena(model_bytes: bytes, *, find_minimal: bool = True) -> Tflm
         minimal = None
         if find_minimal:
             total_runs = re.search(rf"{TOTAL_RUNS} (\d+)", run.stderr)
-            minimal = int(total_runs.group(1)) if total_runs else _smallest_working(model_path, values["total"], arena_size)
+            if total_runs:
+                minimal = int(total_runs.group(1))
+            else:
+                minimal = _smallest_working(model_path, values["total"], arena_size)
     return TflmArena(
         total_bytes=values["total"],
         head_bytes=values["head"],

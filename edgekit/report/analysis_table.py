@@ -24,11 +24,20 @@ def analysis_text(model_file: str, analysis: Any, plan: Any, support: list[Any],
     rows = []
     for layer in analysis.layers:
         row = engines.get(layer.op_type)
-        rows.append([
-            str(layer.index), layer.op_type, _shape(layer.input_shapes), _shape(layer.output_shapes),
-            _count(layer.params), _count(layer.macs), kib(layer.weight_bytes), kib(layer.activation_bytes),
-            layer.quantization, "yes" if row is not None and row.tflm else "NO",
-        ])
+        rows.append(
+            [
+                str(layer.index),
+                layer.op_type,
+                _shape(layer.input_shapes),
+                _shape(layer.output_shapes),
+                _count(layer.params),
+                _count(layer.macs),
+                kib(layer.weight_bytes),
+                kib(layer.activation_bytes),
+                layer.quantization,
+                "yes" if row is not None and row.tflm else "NO",
+            ]
+        )
     headers = ["#", "op", "input", "output", "params", "MACs", "weights", "activations", "quant", "TFLM"]
     lines = [f"{model_file}: {len(analysis.layers)} layers, {analysis.quantization}", "", table(headers, rows), ""]
     lines.append(
