@@ -73,7 +73,8 @@ def tflm_bundle(model_bytes: bytes, graph: Graph, arena_bytes: int, name: str = 
     where = graph.path
     if not is_c_name(name):
         raise EdgekitError(
-            None, f"bundle name '{name}' is not usable in C: use lowercase letters, digits and _, starting with a letter"
+            None,
+            f"bundle name '{name}' is not usable in C: use lowercase letters, digits and _, starting with a letter",
         )
     if not model_bytes:
         raise ValueError("model_bytes is empty")
@@ -173,13 +174,11 @@ def _ops_h(name: str, source: str, graph: Graph) -> str:
     register = f"Register{camel(name)}Ops"
     # MicroMutableOpResolver<0> would declare zero-length arrays; a model without ops still gets one slot.
     slots = max(len(rows), 1)
-    width = max((len(row.tflm_method or "") for row in rows), default=0)
     calls = []
     for row in rows:
-        call = f"  if (resolver.{row.tflm_method}() != kTfLiteOk) return kTfLiteError;"
-        pad = " " * (width - len(row.tflm_method or ""))
         nodes = "node" if row.count == 1 else "nodes"
-        calls.append(f"{call}{pad}  // {row.opcode}: {row.count} {nodes}, first is node {row.first_node}\n")
+        calls.append(f"  // {row.opcode}: {row.count} {nodes}, first is node {row.first_node}\n")
+        calls.append(f"  if (resolver.{row.tflm_method}() != kTfLiteOk) return kTfLiteError;\n")
     return (
         f"{source}\n"
         f"// The TFLM op resolver for this model: its {len(rows)} distinct ops, in the order they first run.\n"
