@@ -177,6 +177,39 @@ def analyze(model: Path, calib: str | None, as_json: bool) -> int:
     return EXIT_OK
 
 
+@cli.group(context_settings=CONTEXT)
+def export() -> None:
+    """Write a model as sources for firmware."""
+
+
+@export.command("tflm", context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option(
+    "--name",
+    default="model",
+    show_default=True,
+    help="Prefix of the files and symbols (snake_case), e.g. g_<name>_data.",
+)
+def export_tflm(model: Path, out: Path, name: str) -> int:
+    """The TFLM bundle for an int8 MODEL.tflite: C array, op resolver with exactly its ops, arena size.
+
+    \b
+    Writes NAME_data.h / NAME_data.cc (16-byte aligned const array), NAME_ops.h
+    (a MicroMutableOpResolver sized and filled for the model) and NAME_arena.h (the arena the
+    tflite-micro interpreter measured, plus headroom).
+
+    \b
+    Example:
+      edgekit export tflm build/digits_cnn/model_int8.tflite --out firmware/model
+    """
+    from edgekit.export import export_tflm as run_export
+
+    for written in run_export(model, out, name):
+        click.echo(str(written))
+    return EXIT_OK
+
+
 @cli.command(context_settings=CONTEXT)
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the boards as JSON.")

@@ -87,3 +87,16 @@ def test_analyze_a_keras_model_says_what_it_analysed(tmp_path: Path) -> None:
     assert data["analysis"]["quantization"] == "full-integer"
     ops = {row["opcode"] for row in data["op_support"]}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"} <= ops
+
+
+def test_export_tflm_writes_the_bundle(tmp_path: Path) -> None:
+    model = shared_model("tflite_micro/micro_speech_quantized.tflite")
+    out = tmp_path / "bundle"
+    run = run_edgekit("export", "tflm", model, "--out", out, "--name", "micro_speech")
+    assert run.code == 0, run.stderr
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert names == ["micro_speech_arena.h", "micro_speech_data.cc", "micro_speech_data.h", "micro_speech_ops.h"]
+    ops = (out / "micro_speech_ops.h").read_text()
+    assert "MicroMutableOpResolver<4>" in ops  # RESHAPE, DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX
+    bad = run_edgekit("export", "tflm", model, "--out", tmp_path / "x", "--name", "Bad-Name")
+    assert_user_error(bad, "--name")

@@ -17,7 +17,9 @@ EXPECTED_FILES = {
     "model_int8.tflite",
     "report.json",
     "report.md",
+    "tflm",
 }
+BUNDLE = {"model_data.h", "model_data.cc", "model_ops.h", "model_arena.h"}
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +65,14 @@ def test_report_json_matches_schema_and_files(example_run) -> None:
     assert tflm[0]["accuracy"] >= 0.9
     assert report["evaluation"]["labels"] is True and report["evaluation"]["samples"] == 360
     # The RAM figure holds the arena that the tflite-micro interpreter measured.
-    arena = report["tflm_arena"]["min_arena_bytes"]
+    arena = report["tflm_arena"]["arena_size_bytes"]
+    assert arena > report["tflm_arena"]["min_arena_bytes"] > 0
     pico = next(t for t in report["targets"] if t["target"] == "rpi-pico")
-    arena_line = next(line for line in pico["lines"] if line["item"] == "tensor arena")
-    assert arena_line["ram_bytes"] == arena > 0 and arena_line["basis"] == "measured"
+    arena_line = next(line for line in pico["lines"] if line["item"].startswith("tensor arena"))
+    assert arena_line["ram_bytes"] == arena and arena_line["basis"] == "measured"
+    # ... and the TFLM bundle declares the same arena.
+    header = (out / "tflm" / "model_arena.h").read_text()
+    assert f"= {arena};" in header
 
 
 def test_int8_tflite_is_full_integer(example_run) -> None:
@@ -107,7 +113,7 @@ def test_same_inputs_give_byte_identical_outputs(example_run, tmp_path: Path) ->
         "--quiet",
     )
     assert run.code == 0, run.stderr
-    for name in EXPECTED_FILES:
+    for name in (EXPECTED_FILES - {"tflm"}) | {f"tflm/{b}" for b in BUNDLE}:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 

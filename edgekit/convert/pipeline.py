@@ -181,6 +181,7 @@ def convert(
         _budget(path, int8_tflite, boards, result, engine)
         if fmt == detect.TFLITE:
             _describe_io(result)
+        files.update(_tflm_bundle_files(int8_tflite, result))
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 
@@ -188,20 +189,38 @@ def convert(
     with staged_output(out_dir) as staged:
         for name in sorted(files):
             staged.write(name, files[name])
-        result.artifacts = [
-            Artifact(name, _ARTIFACT_KINDS[name][0], len(files[name]), sha256(files[name]), _ARTIFACT_KINDS[name][1])
-            for name in sorted(files)
-        ]
+        result.artifacts = []
+        for name in sorted(files):
+            kind, description = _artifact_kind(name)
+            result.artifacts.append(Artifact(name, kind, len(files[name]), sha256(files[name]), description))
         staged.write("report.json", report_json(result))
         staged.write("report.md", report_markdown(result).encode())
     return result
 
 
+def _tflm_bundle_files(int8_tflite: bytes, result: ConvertResult) -> dict[str, bytes]:
+    """The model as C++ sources for a TFLM firmware, when TFLM can run it."""
+    from edgekit.codegen.tflm_bundle import tflm_bundle
+
+    check = result.check
+    if check is None or check.tflm_arena is None:
+        return {}
+    bundle = tflm_bundle(int8_tflite, check.graph, check.tflm_arena["min_arena_bytes"], name="model")
+    return {f"{TFLM_DIR}/{name}": data for name, data in bundle.items()}
+
+
+TFLM_DIR = "tflm"
 _ARTIFACT_KINDS = {
     "model_float.onnx": ("onnx_float", "float32 ONNX"),
     "model_int8.onnx": ("onnx_int8_qdq", "int8 ONNX (QDQ, per-channel weights)"),
     "model_int8.tflite": ("tflite_int8", "full-integer int8 TFLite (int8 input and output)"),
 }
+
+
+def _artifact_kind(name: str) -> tuple[str, str]:
+    if name.startswith(f"{TFLM_DIR}/"):
+        return "tflm_source", "TensorFlow Lite Micro bundle: model array, op resolver, arena size"
+    return _ARTIFACT_KINDS[name]
 
 
 def _convert_float_model(
@@ -298,8 +317,12 @@ def check(
     boards = _resolve_targets(targets, targets_dirs)
     data = path.read_bytes()
     result = ConvertResult(
-        model_file=path.name, model_format=fmt, model_sha256=sha256(data),
-        model_inputs=[], model_outputs=[], out_dir=path.parent,
+        model_file=path.name,
+        model_format=fmt,
+        model_sha256=sha256(data),
+        model_inputs=[],
+        model_outputs=[],
+        out_dir=path.parent,
     )
     _budget(path, data, boards, result, engine)
     _describe_io(result)

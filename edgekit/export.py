@@ -1,0 +1,35 @@
+"""`edgekit export`: a model as sources for firmware, written all at once into a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit.errors import EdgekitError
+from edgekit.load import detect
+
+
+def _read_tflite(model: Path) -> bytes:
+    if detect.detect_format(model) != detect.TFLITE:
+        raise EdgekitError(model, "export reads an int8 .tflite; run `edgekit convert` on other formats first")
+    return model.read_bytes()
+
+
+def export_tflm(model: str | Path, out: str | Path, name: str = "model") -> list[Path]:
+    """Write the TFLM bundle of `model` into `out`; returns the files written."""
+    from edgekit.codegen.c_array import is_c_name
+    from edgekit.codegen.tflm_bundle import tflm_bundle
+    from edgekit.ir.tflite_reader import parse_tflite
+    from edgekit.model_check import measure_arena
+    from edgekit.outdir import staged_output
+
+    path, out_dir = Path(model), Path(out)
+    if not is_c_name(name):
+        raise EdgekitError(None, f"--name '{name}' must be a lowercase snake_case C identifier")
+    data = _read_tflite(path)
+    graph = parse_tflite(data, path=path)
+    arena = measure_arena(data, path)
+    files = tflm_bundle(data, graph, arena.min_arena_bytes or arena.total_bytes, name=name)
+    with staged_output(out_dir) as staged:
+        for filename in sorted(files):
+            staged.write(filename, files[filename])
+    return [out_dir / filename for filename in sorted(files)]
