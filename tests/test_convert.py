@@ -167,3 +167,23 @@ def test_random_calibration_is_reported(tmp_path: Path) -> None:
     assert report["calibration"]["random"] is True
     assert any("random" in note for note in report["notes"])
     assert "RANDOM" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_image_folder_as_calibration_data(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    x = np.load(EXAMPLE_EVAL)["x"][:20]
+    for i, sample in enumerate(x):
+        # Saved at 16x16 so that edgekit's resize to the model's 8x8 input is exercised too.
+        Image.fromarray((sample[..., 0] * 255).astype(np.uint8)).resize((16, 16)).save(images / f"{i:02d}.png")
+    (images / "README.txt").write_text("not an image: ignored")
+    run = run_edgekit("convert", EXAMPLE_MODEL, "--calib", images, "--eval", EXAMPLE_EVAL,
+                      "--out", tmp_path / "out", "--json")
+    assert run.code == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["calibration"] == {"source": "images", "samples": 20, "labels": False, "random": False}
+    tflm = next(v for v in report["validation"] if "tflite-micro" in v["runtime"])
+    assert tflm["accuracy"] > 0.85

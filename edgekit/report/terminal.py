@@ -18,8 +18,12 @@ def convert_summary(result: ConvertResult, color: bool = False) -> str:
         return click.style(text, **kw) if color else text  # type: ignore[arg-type]
 
     lines = [style(f"edgekit convert {result.model_file} ({result.model_format}) -> {result.out_dir}", bold=True), ""]
-    if result.artifacts:
-        lines.append("artifacts: " + ", ".join(f"{a.file} {kib(a.bytes)}" for a in result.artifacts))
+    models = [a for a in result.artifacts if a.kind != "tflm_source"]
+    if models:
+        lines.append("artifacts: " + ", ".join(f"{a.file} {kib(a.bytes)}" for a in models))
+    bundle = [a.file for a in result.artifacts if a.kind == "tflm_source"]
+    if bundle:
+        lines.append(f"TFLM bundle: {', '.join(bundle)}")
     for s in result.sizes:
         if s.float32_bytes and s.int8_bytes:
             lines.append(
