@@ -250,16 +250,33 @@ def targets(targets_dirs: tuple[Path, ...], as_json: bool) -> int:
     return EXIT_OK
 
 
+_interrupted: list[int] = []  # signals received; a library may turn the interrupt into its own error
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    # SIGTERM (a CI job cancelled, `timeout`) ends the run like Ctrl-C does: through the finally
+    # blocks that remove the half-written staging folder.
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         code = cli.main(args=argv, prog_name="edgekit", standalone_mode=False)
     except EdgekitError as exc:
+        if _interrupted:  # e.g. TensorFlow's converter reports the interrupt as a conversion failure
+            click.echo("edgekit: interrupted; the output folder was left as it was", err=True)
+            sys.exit(130)
         click.echo(exc.message(), err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("edgekit: interrupted", err=True)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("edgekit: interrupted; the output folder was left as it was", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -8,7 +8,9 @@ was. A folder that edgekit did not write is never replaced.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -50,13 +52,45 @@ def check_replaceable(out: Path) -> None:
         raise EdgekitError(out, "cannot replace the output folder: permission denied")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned_staging(out: Path) -> None:
+    """Staging folders left by runs that were killed outright (SIGKILL, power loss)."""
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(staging|old)-(\d+)-")
+    with contextlib.suppress(OSError):
+        for entry in out.parent.iterdir():
+            match = pattern.match(entry.name)
+            if match and not _pid_alive(int(match.group(2))):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Serialize the final swap of concurrent runs that write the same output folder."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class StagedOutput:
     """A staging folder; `path(name)` gives where to write, `commit()` publishes it as `out`."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
         check_replaceable(out)
-        self.dir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+        remove_abandoned_staging(out)
+        self.dir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-{os.getpid()}-"))
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -71,10 +105,13 @@ class StagedOutput:
         (self.dir / MARKER).write_bytes(b"This folder was written by edgekit and is replaced on its next run.\n")
         os.chmod(self.dir, 0o755)  # mkdtemp makes it private; an output folder is not
         old = None
-        if self.out.exists():
-            old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
-            os.replace(self.out, old)
-        os.replace(self.dir, self.out)
+        with _folder_lock(self.out.parent):
+            # Checked again under the lock: another run may have put a folder there meanwhile.
+            check_replaceable(self.out)
+            if self.out.exists():
+                old = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.out.name}.old-{os.getpid()}-"))
+                os.replace(self.out, old / "previous")
+            os.replace(self.dir, self.out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
