@@ -15,6 +15,7 @@ from typing import Any
 from edgekit.targets import Target
 
 MEASURED = "measured"
+PLANNED = "planned"
 DOCUMENTED = "documented estimate"
 FROM_TARGET = "target file"
 FILE_SIZE = "file size"

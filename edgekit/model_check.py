@@ -21,6 +21,9 @@ from edgekit.ir.tflite_reader import parse_tflite
 from edgekit.targets import Target
 
 ENGINES = ("tflm", "edgekit")
+# Beyond this planned arena the model is not run in the interpreter to measure it: no microcontroller
+# has the RAM, and the measurement would itself allocate that much.
+MEASURE_LIMIT_BYTES = 64 << 20
 
 
 @dataclass
@@ -87,6 +90,13 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
     if missing:
         notes.append(f"Engine {engine} has no kernel for: {', '.join(missing)}.")
         verdicts = [budget.unsupported_verdict(board, engine, missing) for board in boards]
+    elif plan.arena_bytes > MEASURE_LIMIT_BYTES:
+        notes.append(
+            f"The activations alone need {plan.arena_bytes:,} B (edgekit's plan): too large to run in the "
+            "tflite-micro interpreter, and larger than any microcontroller's RAM."
+        )
+        footprint = budget.ModelFootprint(len(model_bytes), plan.arena_bytes, budget.PLANNED)
+        verdicts = [budget.tflm_verdict(board, footprint) for board in boards]
     else:
         arena = measure_arena(model_bytes, path)
         from edgekit.codegen.tflm_bundle import tflm_arena_size
