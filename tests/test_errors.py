@@ -176,3 +176,42 @@ def test_not_a_zip_keras(tmp_path: Path) -> None:
         archive.writestr("config.json", "{not json")
     run = run_edgekit("convert", model, "--calib", "random", "--out", tmp_path / "out")
     assert_user_error(run, "m.keras")
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("example", "digits_cnn.keras"),
+        ("mlcommons_tiny/pretrainedResnet.h5", "resnet.h5"),
+        ("onnx_models/mnist-8.onnx", "mnist.onnx"),
+    ],
+)
+@pytest.mark.parametrize("keep", [0.5, 0.97])
+def test_truncated_real_model_files(edgekit_cli, tmp_path: Path, source: str, name: str, keep: float) -> None:
+    original = (EXAMPLE_MODEL if source == "example" else shared_model(source)).read_bytes()
+    model = tmp_path / name
+    model.write_bytes(original[: int(len(original) * keep)])
+    out = tmp_path / "out"
+    run = _convert(edgekit_cli, model, out, "--calib", "random")
+    assert_user_error(run, name)
+    _assert_nothing_written(out)
+
+
+def test_truncated_savedmodel(edgekit_cli, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "kws"
+    shutil.copytree(shared_model("mlcommons_tiny/kws_ref_model"), folder)
+    pb = folder / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes()[:5000])
+    run = _convert(edgekit_cli, folder, tmp_path / "out", "--calib", "random")
+    assert_user_error(run, "saved_model.pb")
+
+
+def test_zip_bit_flip_in_keras_archive(edgekit_cli, tmp_path: Path) -> None:
+    data = bytearray(EXAMPLE_MODEL.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the weights member: the zip CRC no longer matches
+    model = tmp_path / "flipped.keras"
+    model.write_bytes(bytes(data))
+    run = _convert(edgekit_cli, model, tmp_path / "out", "--calib", "random")
+    assert_user_error(run, "flipped.keras")
