@@ -260,6 +260,15 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _register_plugins() -> None:
+    from edgekit.sweep.command import sweep_command
+
+    cli.add_command(sweep_command)
+
+
+_register_plugins()
+
+
 def main(argv: list[str] | None = None) -> None:
     import signal
 

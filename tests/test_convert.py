@@ -17,6 +17,7 @@ EXPECTED_FILES = {
     "model_int8.tflite",
     "report.json",
     "report.md",
+    "report.html",
     "tflm",
 }
 BUNDLE = {"model_data.h", "model_data.cc", "model_ops.h", "model_arena.h"}

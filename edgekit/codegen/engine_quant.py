@@ -62,6 +62,11 @@ def quantize_value(value: float, scale: float, zero_point: int) -> int:
     return zero_point + int(tmp)
 
 
+def quantize_value_f32_round(value: float, scale: float) -> int:
+    """round(value / scale) with the division in float32 (FloatToQuantizedType, before the zero point)."""
+    return int(tflite_round(float(f32(value) / f32(scale))))
+
+
 def activation_range(activation: str, scale: float, zero_point: int, qmin: int = INT8_MIN,
                      qmax: int = INT8_MAX) -> tuple[int, int]:
     """CalculateActivationRangeQuantized for a fused activation."""

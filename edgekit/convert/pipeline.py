@@ -140,7 +140,8 @@ def convert(
 ) -> ConvertResult:
     """Convert, validate and budget one model; writes the artifacts and reports into `out`."""
     from edgekit.outdir import check_replaceable, staged_output
-    from edgekit.report.json_report import report_json
+    from edgekit.report.html import report_html
+    from edgekit.report.json_report import report_dict, report_json
     from edgekit.report.markdown import report_markdown
 
     say = progress or (lambda _msg: None)
@@ -194,6 +195,7 @@ def convert(
             kind, description = _artifact_kind(name)
             result.artifacts.append(Artifact(name, kind, len(files[name]), sha256(files[name]), description))
         staged.write("report.json", report_json(result))
+        staged.write("report.html", report_html(report_dict(result)).encode())
         staged.write("report.md", report_markdown(result).encode())
     return result
 

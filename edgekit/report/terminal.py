@@ -48,7 +48,8 @@ def convert_summary(result: ConvertResult, color: bool = False) -> str:
             lines.append(style(f"DOES NOT FIT: {misses}", fg="red", bold=True))
     for note in result.notes:
         lines.append(f"note: {note}")
-    lines.append(f"reports: {result.out_dir / 'report.md'}, {result.out_dir / 'report.json'}")
+    reports = ", ".join(str(result.out_dir / name) for name in ("report.html", "report.md", "report.json"))
+    lines.append(f"reports: {reports}")
     return "\n".join(lines)
 
 

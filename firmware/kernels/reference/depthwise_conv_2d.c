@@ -1,0 +1,62 @@
+/* DEPTHWISE_CONV_2D, int8, per-channel requantization, any depth multiplier (TFLM's
+ * reference_integer_ops::DepthwiseConvPerChannel). Filter layout [1, H, W, in_c * depth_multiplier]. */
+#include "ek_kernels.h"
+
+static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start, int32_t *end) {
+    int32_t s = 0;
+    int32_t e;
+    if (origin < 0) {
+        s = (-origin + dilation - 1) / dilation;
+    }
+    e = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+    *start = s;
+    *end = e < taps ? e : taps;
+}
+
+void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+    const int32_t out_c = p->out_c;
+    const int32_t input_offset = p->input_offset;
+    const int32_t rev = p->reverse;
+    int32_t ib, iy, ix, ioc, fy, fx;
+
+    for (ib = 0; ib < p->batches; ib++) {
+        const int32_t b = EK_REVERSE(ib, p->batches, rev);
+        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+        for (iy = 0; iy < p->out_h; iy++) {
+            const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
+            const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+            int32_t fy_start, fy_end;
+            tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
+            for (ix = 0; ix < p->out_w; ix++) {
+                const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
+                const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
+                int32_t fx_start, fx_end;
+                tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
+                /* Output channel oc = ic * depth_multiplier + m reads input channel ic. */
+                for (ioc = 0; ioc < out_c; ioc++) {
+                    const int32_t oc = EK_REVERSE(ioc, out_c, rev);
+                    const int32_t ic = oc / p->depth_multiplier;
+                    int32_t acc = 0;
+                    for (fy = fy_start; fy < fy_end; fy++) {
+                        const int32_t in_y = in_y0 + p->dilation_h * fy;
+                        const int8_t *in_row = in_batch + (size_t)in_y * p->in_w * p->in_c + ic;
+                        const int8_t *f_row = filter + (size_t)fy * p->filter_w * out_c + oc;
+                        for (fx = fx_start; fx < fx_end; fx++) {
+                            const int32_t in_x = in_x0 + p->dilation_w * fx;
+                            acc += (int32_t)f_row[(size_t)fx * out_c] *
+                                   ((int32_t)in_row[(size_t)in_x * p->in_c] + input_offset);
+                        }
+                    }
+                    if (bias != NULL) {
+                        acc += bias[oc];
+                    }
+                    acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
+                    acc += p->output_offset;
+                    out[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
