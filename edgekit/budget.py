@@ -168,3 +168,65 @@ def _linux_verdict(target: Target, footprint: ModelFootprint) -> Verdict:
     ]
     notes = ["Raspberry Pi check is coarse: the runtime's resident memory is an estimate, not a measurement yet."]
     return Verdict(target.name, target.title, "litert", target.ram_bytes, target.flash_bytes, lines, notes)
+
+
+# The engine's call stack when no emulation measured it: the deepest reference kernel frame plus the
+# layer function and invoke, measured at 100-200 B in emulation on the shared models; 2 KiB covers
+# them with room for the application's own frames above.
+EDGEKIT_STACK_ESTIMATE = 2 * 1024
+
+
+@dataclass(frozen=True)
+class EngineFootprint:
+    """edgekit engine figures for one target, from the generated code or from a firmware run."""
+
+    arena_bytes: int  # planned static arena
+    const_bytes: int  # weights, biases, requantization tables
+    code_bytes: int | None  # kernels + generated glue, from compiled objects; None when not compiled
+    firmware_flash_bytes: int | None = None  # measured from a linked ELF (test inputs excluded)
+    firmware_ram_bytes: int | None = None  # .data + .bss + measured stack high-water
+
+
+def edgekit_verdict(target: Target, footprint: EngineFootprint) -> Verdict:
+    if footprint.firmware_flash_bytes is not None and footprint.firmware_ram_bytes is not None:
+        lines = [
+            BudgetLine(
+                "firmware: .text + .rodata + .data (linked ELF, test inputs excluded)",
+                0,
+                footprint.firmware_flash_bytes,
+                MEASURED,
+            ),
+            BudgetLine(
+                "firmware: .data + .bss (incl. the static arena) + stack high-water",
+                footprint.firmware_ram_bytes,
+                0,
+                MEASURED,
+            ),
+        ]
+        notes = [
+            "Figures from the firmware built with arm-none-eabi-gcc and run in QEMU; they include the "
+            "startup code and the small run harness."
+        ]
+    else:
+        code = footprint.code_bytes
+        lines = [
+            BudgetLine("static arena (edgekit's plan)", footprint.arena_bytes, 0, PLANNED),
+            BudgetLine("call stack", EDGEKIT_STACK_ESTIMATE, 0, DOCUMENTED),
+            BudgetLine("weights and constants", 0, footprint.const_bytes, PLANNED),
+            BudgetLine(
+                "engine code (kernels + generated glue)",
+                0,
+                code if code is not None else 16 * 1024,
+                MEASURED if code is not None else DOCUMENTED,
+            ),
+        ]
+        notes = [
+            "Engine code size "
+            + (
+                "measured from the objects compiled with arm-none-eabi-gcc -Os."
+                if code is not None
+                else "estimated (no cross compiler found)."
+            )
+        ]
+    lines.append(BudgetLine("application reserve", target.reserved_ram_bytes, target.reserved_flash_bytes, FROM_TARGET))
+    return Verdict(target.name, target.title, "edgekit", target.ram_bytes, target.flash_bytes, lines, notes)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from edgekit import __version__
-from edgekit.errors import EXIT_OK, EXIT_USAGE, EXIT_VERDICT, EdgekitError
+from edgekit.errors import EXIT_OK, EXIT_USAGE, EXIT_VERDICT, EdgekitError, EmulationFailure
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -62,6 +62,14 @@ targets_dir_option = click.option(
 )
 @click.option("--out", "-o", type=click.Path(path_type=Path), help="Output folder (default build/<model name>).")
 @targets_dir_option
+@click.option(
+    "--engine",
+    type=click.Choice(["tflm", "edgekit"]),
+    default="tflm",
+    show_default=True,
+    help="Which runtime the board verdict is for.",
+)
+@click.option("--no-emulate", is_flag=True, help="Skip building firmware and running it in QEMU.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 def convert(
@@ -71,6 +79,8 @@ def convert(
     eval_data: Path | None,
     out: Path | None,
     targets_dirs: tuple[Path, ...],
+    engine: str,
+    no_emulate: bool,
     as_json: bool,
     quiet: bool,
 ) -> int:
@@ -93,6 +103,8 @@ def convert(
         out=out,
         targets_dirs=targets_dirs,
         progress=_progress(quiet),
+        engine=engine,
+        emulate=not no_emulate,
     )
     if as_json:
         click.echo((result.out_dir / "report.json").read_text(), nl=False)
@@ -210,6 +222,90 @@ def export_tflm(model: Path, out: Path, name: str) -> int:
     return EXIT_OK
 
 
+@export.command("c", context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--name", default="model", show_default=True, help="Prefix of the files and C symbols.")
+def export_c(model: Path, out: Path, name: str) -> int:
+    """edgekit's own C engine for an int8 MODEL.tflite: no interpreter, static arena, bit-exact with TFLM.
+
+    \b
+    Writes NAME.h / NAME.c (int NAME_invoke(const int8_t *in, int8_t *out), NAME_ARENA_SIZE, ...)
+    and the kernels the model needs; the folder compiles on its own (cc -c *.c).
+
+    \b
+    Example:
+      edgekit export c build/digits_cnn/model_int8.tflite --out firmware/model
+    """
+    from edgekit.export import export_c as run_export
+
+    for written in run_export(model, out, name):
+        click.echo(str(written))
+    return EXIT_OK
+
+
+def _board_model(source: Path) -> Path:
+    """A convert output folder (its model_int8.tflite) or a .tflite file."""
+    model = source / "model_int8.tflite" if source.is_dir() else source
+    if not model.is_file():
+        raise EdgekitError(source, "expected an `edgekit convert` output folder or an int8 .tflite file")
+    return model
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="BOARD",
+    help="Microcontroller board (repeatable).",
+)
+@click.option("--opt", default="-O2", show_default=True, help="Optimisation level: -O2, -O3, -Os, ...")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Where to write (default SOURCE/boards/BOARD for a convert folder).",
+)
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds before a hang is declared.")
+@targets_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def emulate(
+    source: Path,
+    targets: tuple[str, ...],
+    opt: str,
+    out: Path | None,
+    timeout_s: float,
+    targets_dirs: tuple[Path, ...],
+    as_json: bool,
+) -> int:
+    """Build firmware for each board, run it in QEMU, prove its outputs, count instructions.
+
+    SOURCE is an `edgekit convert` output folder or an int8 .tflite. The edgekit engine is built with
+    arm-none-eabi-gcc for the board's core and run on the QEMU machine with that core; its outputs must
+    equal the host build's and the tflite-micro interpreter's byte for byte (else exit 1, naming the
+    first differing byte). Instructions are measured per layer; cycles and ms are estimated from a
+    per-core cycle model (docs/cycle_model.md) at the board's clock.
+
+    \b
+    Example:
+      edgekit emulate build/digits_cnn --target nucleo-l4r5zi --target corstone-300
+    """
+    from edgekit.board_command import emulate_boards
+
+    runs = emulate_boards(_board_model(source), source, targets, opt, out, timeout_s, targets_dirs)
+    from edgekit.report.terminal import emulation_summary
+
+    if as_json:
+        click.echo(json.dumps([run.as_dict() for run in runs], indent=2))
+    else:
+        click.echo(emulation_summary(runs))
+    return EXIT_OK if all(run.first_difference() is None for run in runs) else EXIT_VERDICT
+
+
 @cli.command(context_settings=CONTEXT)
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the boards as JSON.")
@@ -276,6 +372,9 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _interrupt)
     try:
         code = cli.main(args=argv, prog_name="edgekit", standalone_mode=False)
+    except EmulationFailure as exc:
+        click.echo(exc.message(), err=True)
+        sys.exit(EXIT_VERDICT)
     except EdgekitError as exc:
         if _interrupted:  # e.g. TensorFlow's converter reports the interrupt as a conversion failure
             click.echo("edgekit: interrupted; the output folder was left as it was", err=True)

@@ -21,3 +21,13 @@ class EdgekitError(Exception):
         if self.path:
             return f"edgekit: {self.path}: {self.problem}"
         return f"edgekit: {self.problem}"
+
+
+class EmulationFailure(Exception):
+    """The firmware faulted, hung or disagreed with the host: a verdict (exit 1), not a user mistake.
+
+    Anything with a `message()` giving one line; edgekit.emulate.EmulationError is registered as one.
+    """
+
+    def message(self) -> str:  # pragma: no cover - subclasses say it
+        return f"edgekit: {self}"

@@ -33,3 +33,22 @@ def export_tflm(model: str | Path, out: str | Path, name: str = "model") -> list
         for filename in sorted(files):
             staged.write(filename, files[filename])
     return [out_dir / filename for filename in sorted(files)]
+
+
+def export_c(model: str | Path, out: str | Path, name: str = "model") -> list[Path]:
+    """Write edgekit's generated C engine for `model` into `out` (compiles on its own: cc -c *.c)."""
+    from edgekit.codegen.engine import generate_engine
+    from edgekit.ir.tflite_reader import parse_tflite
+    from edgekit.outdir import staged_output
+
+    path, out_dir = Path(model), Path(out)
+    data = _read_tflite(path)
+    graph = parse_tflite(data, path=path)
+    try:
+        files = generate_engine(graph, name)
+    except EdgekitError as exc:
+        raise EdgekitError(path, exc.problem) from None
+    with staged_output(out_dir) as staged:
+        for filename in sorted(files):
+            staged.write(filename, files[filename])
+    return [out_dir / filename for filename in sorted(files)]

@@ -74,8 +74,6 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
 
     if engine not in ENGINES:
         raise EdgekitError(None, f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    if engine == "edgekit":
-        raise EdgekitError(None, "the edgekit engine is not available in this version; use --engine tflm")
     graph, analysis, plan, support = inspect_tflite(model_bytes, path)
     if analysis.is_hybrid:
         raise EdgekitError(path, analysis.quantization_note or "hybrid (dynamic-range) model")
@@ -87,7 +85,15 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
         )
     missing = unsupported(graph, engine)
     arena_figures: dict[str, Any] | None = None
-    if missing:
+    if engine == "edgekit" and not missing:
+        footprint = engine_footprint(graph)
+        verdicts = [
+            budget.edgekit_verdict(board, footprint)
+            if board.is_mcu
+            else budget.unsupported_verdict(board, engine, ["(Linux boards run the model with LiteRT)"])
+            for board in boards
+        ]
+    elif missing:
         notes.append(f"Engine {engine} has no kernel for: {', '.join(missing)}.")
         verdicts = [budget.unsupported_verdict(board, engine, missing) for board in boards]
     elif plan.arena_bytes > MEASURE_LIMIT_BYTES:
@@ -127,3 +133,20 @@ def measure_arena(model_bytes: bytes, path: Path):  # -> TflmArena
     except Exception as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise EdgekitError(path, f"the tflite-micro interpreter cannot run this model: {text}") from None
+
+
+def engine_footprint(graph: Graph, run: Any = None) -> budget.EngineFootprint:
+    """edgekit engine figures: from a firmware run when given, else from the generated code."""
+    from edgekit.codegen.engine import build_engine, generate_engine
+    from edgekit.codegen.engine_size import measure_engine_sizes
+
+    model = build_engine(graph)
+    if run is not None:
+        return budget.EngineFootprint(
+            model.arena_bytes, model.const_bytes(), None, run.result.flash_bytes, run.result.ram_bytes
+        )
+    try:
+        code: int | None = measure_engine_sizes(generate_engine(graph)).text_bytes
+    except RuntimeError:
+        code = None
+    return budget.EngineFootprint(model.arena_bytes, model.const_bytes(), code)

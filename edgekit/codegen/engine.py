@@ -98,6 +98,23 @@ def check_name(name: str) -> None:
                            "with a digit or 'ek_'")
 
 
+def unsupported_nodes(graph: Graph) -> list[int]:
+    """Indices of the operators the engine cannot run (op missing, or types its kernel lacks)."""
+    nodes = []
+    for op in graph.operators:
+        lower = LOWERINGS.get(op.opcode)
+        if lower is None:
+            nodes.append(op.index)
+            continue
+        try:
+            lower(graph, op)
+        except Unsupported:
+            nodes.append(op.index)
+        except (IndexError, KeyError, ValueError, TypeError):  # tensors the lowering cannot make sense of
+            nodes.append(op.index)
+    return nodes
+
+
 def unsupported_ops(graph: Graph) -> list[str]:
     """'OP (node N): why' for every op the engine cannot run; empty when it runs the whole model."""
     problems = []

@@ -19,7 +19,7 @@ from edgekit.errors import EdgekitError
 from edgekit.load import data as data_mod
 from edgekit.load import detect
 from edgekit.load.models import load_float_model, model_name
-from edgekit.model_check import ModelCheck, check_tflite
+from edgekit.model_check import MEASURE_LIMIT_BYTES, ModelCheck, check_tflite
 from edgekit.targets import Target, get_target
 
 DEFAULT_TARGET = "nano33ble"
@@ -101,6 +101,7 @@ class ConvertResult:
     sizes: list[SizeRow] = field(default_factory=list)
     validations: list[Validation] = field(default_factory=list)
     check: ModelCheck | None = None
+    emulation: list[dict[str, Any]] | None = None
     verdicts: list[budget.Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -137,6 +138,7 @@ def convert(
     targets_dirs: Sequence[str | Path] = (),
     progress: Progress | None = None,
     engine: str = "tflm",
+    emulate: bool = True,
 ) -> ConvertResult:
     """Convert, validate and budget one model; writes the artifacts and reports into `out`."""
     from edgekit.outdir import check_replaceable, staged_output
@@ -183,6 +185,8 @@ def convert(
         if fmt == detect.TFLITE:
             _describe_io(result)
         files.update(_tflm_bundle_files(int8_tflite, result))
+        if emulate:
+            files.update(_emulate_files(path, int8_tflite, boards, result, engine, say))
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 
@@ -204,14 +208,72 @@ def _tflm_bundle_files(int8_tflite: bytes, result: ConvertResult) -> dict[str, b
     """The model as C++ sources for a TFLM firmware, when TFLM can run it."""
     from edgekit.codegen.tflm_bundle import tflm_bundle
 
+    from edgekit.ir.op_support import unsupported
+    from edgekit.model_check import measure_arena
+
     check = result.check
-    if check is None or check.tflm_arena is None:
+    if check is None or unsupported(check.graph, "tflm") or check.plan.arena_bytes > MEASURE_LIMIT_BYTES:
         return {}
-    bundle = tflm_bundle(int8_tflite, check.graph, check.tflm_arena["min_arena_bytes"], name="model")
+    if check.tflm_arena is not None:
+        arena = check.tflm_arena["min_arena_bytes"]
+    else:  # the verdict was for another engine
+        measured = measure_arena(int8_tflite, Path(result.model_file))
+        arena = measured.min_arena_bytes or measured.total_bytes
+    bundle = tflm_bundle(int8_tflite, check.graph, arena, name="model")
     return {f"{TFLM_DIR}/{name}": data for name, data in bundle.items()}
 
 
 TFLM_DIR = "tflm"
+ENGINE_DIR = "engine"
+BOARDS_DIR = "boards"
+FIRMWARE_FILES = ("firmware.elf", "firmware.bin", "firmware.hex")
+
+
+def _emulate_files(
+    path: Path, int8_tflite: bytes, boards: list[Target], result: ConvertResult, engine: str, say: Progress
+) -> dict[str, bytes]:
+    """The edgekit engine's sources, and per microcontroller board its firmware run in QEMU."""
+    import shutil
+    import tempfile
+
+    from edgekit.codegen.engine import generate_engine, unsupported_ops
+    from edgekit.model_check import engine_footprint
+    from edgekit.on_board import run_on_board
+
+    check = result.check
+    mcus = [board for board in boards if board.is_mcu]
+    if check is None or not mcus:
+        return {}
+    problems = unsupported_ops(check.graph)
+    if problems:
+        result.notes.append(f"No emulation: the edgekit engine cannot run {problems[0]}.")
+        return {}
+    missing = [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
+    if missing:
+        result.notes.append(f"No emulation: {', '.join(missing)} not installed (scripts/setup.sh installs them).")
+        return {}
+    files = {f"{ENGINE_DIR}/{name}": data for name, data in generate_engine(check.graph).items()}
+    result.emulation = []
+    for board in mcus:
+        say(f"building firmware for {board.name} and running it in QEMU ({board.qemu_machine})")
+        with tempfile.TemporaryDirectory(prefix="edgekit-board-") as tmp:
+            run = run_on_board(int8_tflite, check.graph, board, Path(tmp))
+            for name in FIRMWARE_FILES:
+                files[f"{BOARDS_DIR}/{board.name}/{name}"] = (Path(tmp) / "firmware" / name).read_bytes()
+        difference = run.first_difference()
+        if difference is not None:
+            from edgekit.emulate import EmulationError
+
+            raise EmulationError(path, "output", f"on {board.name} the firmware's outputs differ: {difference}")
+        figures = run.as_dict()
+        figures["measured"].pop("wall_time_s", None)  # the emulator's speed today, not the model's: not reported
+        result.emulation.append(figures)
+        if engine == "edgekit":
+            index = next(i for i, v in enumerate(result.verdicts) if v.target == board.name)
+            result.verdicts[index] = budget.edgekit_verdict(board, engine_footprint(check.graph, run))
+    return files
+
+
 _ARTIFACT_KINDS = {
     "model_float.onnx": ("onnx_float", "float32 ONNX"),
     "model_int8.onnx": ("onnx_int8_qdq", "int8 ONNX (QDQ, per-channel weights)"),
@@ -222,6 +284,10 @@ _ARTIFACT_KINDS = {
 def _artifact_kind(name: str) -> tuple[str, str]:
     if name.startswith(f"{TFLM_DIR}/"):
         return "tflm_source", "TensorFlow Lite Micro bundle: model array, op resolver, arena size"
+    if name.startswith(f"{ENGINE_DIR}/"):
+        return "engine_source", "edgekit C engine: generated model code and its kernels"
+    if name.startswith(f"{BOARDS_DIR}/"):
+        return "firmware", "firmware built with arm-none-eabi-gcc and run in QEMU"
     return _ARTIFACT_KINDS[name]
 
 

@@ -36,7 +36,7 @@ from edgekit.emulate.plugin import (
     read_symbols,
     region_map,
 )
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, EmulationFailure
 from edgekit.firmware import INSTALL_HINT, FirmwareBuild, SectionSizes, find_toolchain
 from edgekit.targets import Target
 
@@ -84,7 +84,7 @@ _CFSR_BITS = {
 }
 
 
-class EmulationError(Exception):
+class EmulationError(EmulationFailure):
     """The firmware ran but did not finish well: a fault, a hang, a lock-up, a failed model call.
 
     Not an EdgekitError: the input was fine, the result is a failed check (the CLI exits 1).

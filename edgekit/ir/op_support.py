@@ -150,8 +150,19 @@ TFLM_CUSTOM_OPS: dict[str, str] = {
 # therefore not in the table: on a plain Cortex-M build the op has no kernel.
 TFLM_ETHOSU_OP = "ethos-u"
 
+
 # Opcodes ("CONV_2D", "CUSTOM:<name>") the edgekit C engine has kernels for; filled as kernels land.
-EDGEKIT_ENGINE_OPS: frozenset[str] = frozenset()
+def _edgekit_engine_ops() -> frozenset[str]:
+    from edgekit.codegen.engine import SUPPORTED_OPS
+
+    return frozenset(SUPPORTED_OPS)
+
+
+def _edgekit_refused_opcodes(graph: Graph) -> set[str]:
+    """Opcodes with at least one node the engine cannot run (an op it has, on types it lacks, counts)."""
+    from edgekit.codegen.engine import unsupported_nodes
+
+    return {graph.operators[index].opcode for index in unsupported_nodes(graph)}
 
 
 @dataclass(frozen=True)
@@ -182,7 +193,7 @@ class OpSupport:
 def tflm_method(opcode: str) -> str | None:
     """The `MicroMutableOpResolver` method that registers `opcode`, or None if TFLM has none."""
     if opcode.startswith(CUSTOM_PREFIX):
-        return TFLM_CUSTOM_OPS.get(opcode[len(CUSTOM_PREFIX):])
+        return TFLM_CUSTOM_OPS.get(opcode[len(CUSTOM_PREFIX) :])
     return TFLM_BUILTIN_OPS.get(opcode)
 
 
@@ -193,6 +204,7 @@ def op_support(graph: Graph) -> list[OpSupport]:
     for op in graph.operators:
         first.setdefault(op.opcode, op.index)
         counts[op.opcode] = counts.get(op.opcode, 0) + 1
+    refused = _edgekit_refused_opcodes(graph)
     rows = []
     for opcode, node in first.items():
         method = tflm_method(opcode)
@@ -203,7 +215,7 @@ def op_support(graph: Graph) -> list[OpSupport]:
                 first_node=node,
                 tflm=method is not None,
                 tflm_method=method,
-                edgekit=opcode in EDGEKIT_ENGINE_OPS,
+                edgekit=opcode not in refused,
             )
         )
     return rows

@@ -13,7 +13,7 @@ from edgekit import __version__
 if TYPE_CHECKING:
     from edgekit.convert.pipeline import ConvertResult
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def report_dict(result: ConvertResult) -> dict[str, Any]:
@@ -41,6 +41,7 @@ def report_dict(result: ConvertResult) -> dict[str, Any]:
         "memory_plan": result.check.plan_dict() if result.check else None,
         "op_support": [row.to_dict() for row in result.check.op_support] if result.check else [],
         "tflm_arena": result.check.tflm_arena if result.check else None,
+        "emulation": result.emulation,
         "verdict": overall,
         "targets": verdicts,
         "notes": list(result.notes),
