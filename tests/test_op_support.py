@@ -10,10 +10,10 @@ from conftest import SHARED_MODELS, shared_model
 from edgekit.errors import EdgekitError
 from edgekit.ir import Graph, Operator, Tensor, read_tflite
 from edgekit.ir.op_support import (
-    _edgekit_refused_opcodes,
     TFLM_BUILTIN_OPS,
     TFLM_CUSTOM_OPS,
     OpSupport,
+    _edgekit_refused_opcodes,
     op_support,
     tflm_method,
     unsupported,

@@ -207,7 +207,6 @@ def convert(
 def _tflm_bundle_files(int8_tflite: bytes, result: ConvertResult) -> dict[str, bytes]:
     """The model as C++ sources for a TFLM firmware, when TFLM can run it."""
     from edgekit.codegen.tflm_bundle import tflm_bundle
-
     from edgekit.ir.op_support import unsupported
     from edgekit.model_check import measure_arena
 
