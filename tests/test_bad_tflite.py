@@ -127,3 +127,13 @@ def test_crafted_tflite_is_refused_in_bounded_memory(tmp_path: Path, case: str) 
     if case != "huge_shape":
         assert_user_error(_run_limited("convert", model, "--out", out, "--quiet"), f"{case}.tflite")
         assert not out.exists()
+
+
+def test_nan_quantization_scale_is_refused(tmp_path: Path) -> None:
+    # Found by the reader fuzzer: a NaN scale sent the engine's multiplier rounding into a recursion.
+    def nan_scale(model: schema.ModelT) -> None:
+        _first_activation(model).quantization.scale = [float("nan")]
+
+    model = tmp_path / "nan_scale.tflite"
+    model.write_bytes(_craft(nan_scale))
+    assert_user_error(_run_limited("check", model), "nan_scale.tflite", "NaN")

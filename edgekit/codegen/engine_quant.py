@@ -18,6 +18,8 @@ INT8_MAX = 127
 
 def tflite_round(x: float) -> float:
     """std::round: nearest integer, halfway cases away from zero (Python's round() goes to even)."""
+    if not math.isfinite(x):
+        raise ValueError(f"cannot round {x}")
     if x >= 0:
         f = math.floor(x)
         return f + 1.0 if x - f >= 0.5 else f

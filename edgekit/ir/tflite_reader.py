@@ -328,6 +328,8 @@ class _Reader:
                 self.notes.append(f"tensor {i} ({_short(name)}) uses a quantization scheme edgekit does not read")
             return None
         scales = tuple(float(s) for s in q.ScaleAsNumpy())
+        if not all(math.isfinite(s) for s in scales):
+            raise self.fail(f"corrupt TFLite file: tensor {i} ({_short(name)}) has a NaN or infinite scale")
         zero_points = tuple(int(z) for z in q.ZeroPointAsNumpy()) if n_zp else (0,) * n_scales
         if len(zero_points) != n_scales:
             raise self.fail(

@@ -11,6 +11,7 @@ The cache is best effort: an entry that cannot be read is recomputed, never an e
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
@@ -41,10 +42,44 @@ def hash_parts(parts: dict[str, Any]) -> str:
 
 
 def measurement_key(tflite_sha256: str, target: Target) -> str:
-    """What a latency / engine figure depends on: the model, the board's facts, this edgekit."""
+    """What a latency / engine figure depends on: the model, the board's facts, this edgekit, the
+    engine and firmware sources that make the firmware (so a kernel change is measured again, even
+    within one version) and the cross compiler and emulator that build and run it."""
+    from edgekit.sweep.measure import tools_identity
+
     facts = target.as_dict()
     facts.pop("source", None)  # where the board file lives is not a fact about the board
-    return hash_parts({"cache_format": FORMAT, "edgekit": __version__, "tflite": tflite_sha256, "board": facts})
+    parts = {"cache_format": FORMAT, "edgekit": __version__, "tflite": tflite_sha256, "board": facts}
+    if target.is_mcu:
+        parts.update(sources=engine_sources_digest(), tools=tools_identity())
+    return hash_parts(parts)
+
+
+# What the firmware run's figures come from, besides the model: the package's `firmware/` folder
+# (kernels, start-up, harness, linker scripts, counting plugin) and these modules of edgekit.
+_ENGINE_MODULES = ("codegen/engine*.py", "emulate/*.py", "firmware.py", "on_board.py", "sweep/measure.py")
+
+
+@functools.cache
+def engine_sources_digest() -> str:
+    """sha256 over the engine codegen, firmware and emulation sources (relative path and content)."""
+    from edgekit.resources import data_dir
+
+    package = Path(__file__).resolve().parents[1]
+    files: list[tuple[str, Path]] = []
+    firmware = data_dir("firmware")
+    for path in firmware.rglob("*"):
+        rel = path.relative_to(firmware)
+        if path.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            files.append((f"firmware/{rel.as_posix()}", path))
+    for pattern in _ENGINE_MODULES:
+        files += [(f"edgekit/{path.relative_to(package).as_posix()}", path) for path in package.glob(pattern)]
+    digest = hashlib.sha256()
+    for name, path in sorted(files):
+        data = path.read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 @dataclass
