@@ -38,7 +38,10 @@ def test_emulate_on_m4_and_m55_is_exact_and_reproducible(tmp_path: Path, relativ
             assert r["estimated"]["ms"] > 0
         counts.append(
             [
-                (r["measured"]["instructions"], [layer["measured"]["instructions"] for layer in r["inferences"][0]["layers"]])
+                (
+                    r["measured"]["instructions"],
+                    [layer["measured"]["instructions"] for layer in r["inferences"][0]["layers"]],
+                )
                 for r in results
             ]
         )
