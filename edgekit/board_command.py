@@ -50,3 +50,32 @@ def emulate_boards(
             run.build = None
         runs.append(run)
     return runs
+
+
+def build_boards(
+    model: Path, source: Path, boards: Sequence[str], opt: str, out: Path | None, targets_dirs: Sequence[str | Path]
+) -> list[Path]:
+    """`edgekit firmware`: the engine built for each board, not run. Returns the folders written."""
+    from edgekit.codegen.engine import generate_engine
+    from edgekit.codegen.engine_host import write_folder
+    from edgekit.firmware import build_firmware
+    from edgekit.ir.tflite_reader import parse_tflite
+    from edgekit.on_board import random_inputs
+
+    data = model.read_bytes()
+    graph = parse_tflite(data, path=model)
+    targets = [get_target(name, targets_dirs) for name in dict.fromkeys(boards)]
+    base = out if out is not None else (source / "boards" if source.is_dir() else Path("build") / model.stem / "boards")
+    written = []
+    for target in targets:
+        with tempfile.TemporaryDirectory(prefix="edgekit-board-") as tmp:
+            work = Path(tmp)
+            engine_dir = write_folder(generate_engine(graph, "model"), work / "engine")
+            build_firmware(engine_dir, target, random_inputs(graph), work / "firmware", opt=opt)
+            with staged_output(base / target.name) as staged:
+                for kept in KEPT:
+                    staged.write(Path(kept).name, (work / kept).read_bytes())
+                for source_file in sorted(engine_dir.iterdir()):
+                    staged.write(f"engine/{source_file.name}", source_file.read_bytes())
+        written.append(base / target.name)
+    return written

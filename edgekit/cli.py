@@ -270,6 +270,43 @@ def _board_model(source: Path) -> Path:
     type=click.Path(path_type=Path),
     help="Where to write (default SOURCE/boards/BOARD for a convert folder).",
 )
+@targets_dir_option
+def firmware(source: Path, targets: tuple[str, ...], opt: str, out: Path | None, targets_dirs: tuple[Path, ...]) -> int:
+    """Build the edgekit engine into firmware for each board with arm-none-eabi-gcc (no run).
+
+    SOURCE is an `edgekit convert` output folder or an int8 .tflite. Writes firmware.elf, .bin, .hex
+    and .map, and the engine sources, per board; the images embed two test input vectors and a
+    harness that reports outputs over semihosting (see `edgekit emulate`).
+
+    \b
+    Example:
+      edgekit firmware build/digits_cnn --target nucleo-l4r5zi --opt -Os
+    """
+    from edgekit.board_command import build_boards
+
+    for folder in build_boards(_board_model(source), source, targets, opt, out, targets_dirs):
+        click.echo(str(folder))
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="BOARD",
+    help="Microcontroller board (repeatable).",
+)
+@click.option("--opt", default="-O2", show_default=True, help="Optimisation level: -O2, -O3, -Os, ...")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Where to write (default SOURCE/boards/BOARD for a convert folder).",
+)
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds before a hang is declared.")
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")

@@ -134,3 +134,15 @@ def test_check_with_the_edgekit_engine() -> None:
     arena = next(line for line in verdict["lines"] if line["item"].startswith("static arena"))
     # The engine plans VWW's activations in well under TFLM's arena (103,680 B on the host).
     assert arena["ram_bytes"] < 0.6 * 103_680
+
+
+@needs_toolchain
+def test_firmware_builds_without_running(tmp_path: Path) -> None:
+    model = shared_model("tflite_micro/hello_world_int8.tflite")
+    run = run_edgekit("firmware", model, "-t", "nano33ble", "--opt", "-Os", "--out", tmp_path)
+    assert run.code == 0, run.stderr
+    folder = tmp_path / "nano33ble"
+    assert {"firmware.elf", "firmware.bin", "firmware.hex", "firmware.map"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "firmware.elf").read_bytes()[:4] == b"\x7fELF"
+    linux = run_edgekit("firmware", model, "-t", "rpi4-2gb", "--out", tmp_path / "pi")
+    assert linux.code == 2 and "Linux board" in linux.stderr
