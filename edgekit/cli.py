@@ -143,6 +143,10 @@ def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tupl
     Example:
       edgekit check build/digits_cnn/model_int8.tflite -t nano33ble -t rpi-pico
     """
+    if model.suffix == ".tflite" and model.is_file() and engine == "tflm":
+        from edgekit.ir.tflm_arena import prefetch_tflm_arena
+
+        prefetch_tflm_arena(model.read_bytes())
     from edgekit.convert.pipeline import check as run_check
 
     result = run_check(model, targets=targets, engine=engine, targets_dirs=targets_dirs)
