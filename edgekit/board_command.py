@@ -8,12 +8,40 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgekit.errors import EdgekitError
+from edgekit.ir.graph import Graph
 from edgekit.on_board import BoardRun, run_on_board
-from edgekit.outdir import staged_output
-from edgekit.targets import get_target
+from edgekit.outdir import StagedOutput, staged_output
+from edgekit.targets import Target, get_target
 
 # What of a board run is kept: the firmware images and the engine sources it was built from.
 KEPT = ("firmware/firmware.elf", "firmware/firmware.bin", "firmware/firmware.hex", "firmware/firmware.map")
+
+
+def _prepare(
+    model: Path, source: Path, boards: Sequence[str], out: Path | None, targets_dirs: Sequence[str | Path]
+) -> tuple[bytes, Graph, list[Target], Path]:
+    """The model's bytes and graph, the boards (microcontrollers only), and where their folders go."""
+    from edgekit.ir.tflite_reader import parse_tflite
+
+    data = model.read_bytes()
+    graph = parse_tflite(data, path=model)
+    targets = [get_target(name, targets_dirs) for name in dict.fromkeys(boards)]
+    for target in targets:
+        if not target.is_mcu:
+            raise EdgekitError(
+                target.source, f"board {target.name!r} is a Linux board; firmware is built for microcontrollers"
+            )
+    default = source / "boards" if source.is_dir() else Path("build") / model.stem / "boards"
+    return data, graph, targets, out if out is not None else default
+
+
+def _keep(work: Path, staged: StagedOutput) -> None:
+    """Copy the firmware images and the engine sources of a board run into its output folder."""
+    for kept in KEPT:
+        if (work / kept).is_file():
+            staged.write(Path(kept).name, (work / kept).read_bytes())
+    for source_file in sorted((work / "engine").iterdir()):
+        staged.write(f"engine/{source_file.name}", source_file.read_bytes())
 
 
 def emulate_boards(
@@ -25,26 +53,14 @@ def emulate_boards(
     timeout_s: float,
     targets_dirs: Sequence[str | Path],
 ) -> list[BoardRun]:
-    from edgekit.ir.tflite_reader import parse_tflite
-
-    data = model.read_bytes()
-    graph = parse_tflite(data, path=model)
-    targets = [get_target(name, targets_dirs) for name in dict.fromkeys(boards)]
-    for target in targets:
-        if not target.is_mcu:
-            raise EdgekitError(target.name, "is a Linux board; emulate builds microcontroller firmware")
-    base = out if out is not None else (source / "boards" if source.is_dir() else Path("build") / model.stem / "boards")
+    data, graph, targets, base = _prepare(model, source, boards, out, targets_dirs)
     runs = []
     for target in targets:
         with tempfile.TemporaryDirectory(prefix="edgekit-board-") as tmp:
             work = Path(tmp)
             run = run_on_board(data, graph, target, work, opt=opt, timeout_s=timeout_s)
             with staged_output(base / target.name) as staged:
-                for kept in KEPT:
-                    if (work / kept).is_file():
-                        staged.write(Path(kept).name, (work / kept).read_bytes())
-                for source_file in sorted((work / "engine").iterdir()):
-                    staged.write(f"engine/{source_file.name}", source_file.read_bytes())
+                _keep(work, staged)
                 staged.write("emulation.json", (json.dumps(run.as_dict(), indent=2) + "\n").encode())
             # The build objects were in the temporary folder; point the result at the kept files.
             run.build = None
@@ -59,13 +75,9 @@ def build_boards(
     from edgekit.codegen.engine import generate_engine
     from edgekit.codegen.engine_host import write_folder
     from edgekit.firmware import build_firmware
-    from edgekit.ir.tflite_reader import parse_tflite
     from edgekit.on_board import random_inputs
 
-    data = model.read_bytes()
-    graph = parse_tflite(data, path=model)
-    targets = [get_target(name, targets_dirs) for name in dict.fromkeys(boards)]
-    base = out if out is not None else (source / "boards" if source.is_dir() else Path("build") / model.stem / "boards")
+    _, graph, targets, base = _prepare(model, source, boards, out, targets_dirs)
     written = []
     for target in targets:
         with tempfile.TemporaryDirectory(prefix="edgekit-board-") as tmp:
@@ -73,9 +85,6 @@ def build_boards(
             engine_dir = write_folder(generate_engine(graph, "model"), work / "engine")
             build_firmware(engine_dir, target, random_inputs(graph), work / "firmware", opt=opt)
             with staged_output(base / target.name) as staged:
-                for kept in KEPT:
-                    staged.write(Path(kept).name, (work / kept).read_bytes())
-                for source_file in sorted(engine_dir.iterdir()):
-                    staged.write(f"engine/{source_file.name}", source_file.read_bytes())
+                _keep(work, staged)
         written.append(base / target.name)
     return written

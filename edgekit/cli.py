@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -256,24 +257,31 @@ def _board_model(source: Path) -> Path:
     return model
 
 
+def board_build_options(command: Callable[..., int]) -> Callable[..., int]:
+    """SOURCE, --target, --opt and --out: shared by `firmware` and `emulate`."""
+    command = click.option(
+        "--out",
+        "-o",
+        type=click.Path(path_type=Path),
+        help="Where to write (default SOURCE/boards/BOARD for a convert folder).",
+    )(command)
+    command = click.option("--opt", default="-O2", show_default=True, help="Optimisation level: -O2, -O3, -Os, ...")(
+        command
+    )
+    command = click.option(
+        "--target",
+        "-t",
+        "targets",
+        multiple=True,
+        required=True,
+        metavar="BOARD",
+        help="Microcontroller board (repeatable).",
+    )(command)
+    return click.argument("source", type=click.Path(path_type=Path))(command)
+
+
 @cli.command(context_settings=CONTEXT)
-@click.argument("source", type=click.Path(path_type=Path))
-@click.option(
-    "--target",
-    "-t",
-    "targets",
-    multiple=True,
-    required=True,
-    metavar="BOARD",
-    help="Microcontroller board (repeatable).",
-)
-@click.option("--opt", default="-O2", show_default=True, help="Optimisation level: -O2, -O3, -Os, ...")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(path_type=Path),
-    help="Where to write (default SOURCE/boards/BOARD for a convert folder).",
-)
+@board_build_options
 @targets_dir_option
 def firmware(source: Path, targets: tuple[str, ...], opt: str, out: Path | None, targets_dirs: tuple[Path, ...]) -> int:
     """Build the edgekit engine into firmware for each board with arm-none-eabi-gcc (no run).
@@ -294,23 +302,7 @@ def firmware(source: Path, targets: tuple[str, ...], opt: str, out: Path | None,
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("source", type=click.Path(path_type=Path))
-@click.option(
-    "--target",
-    "-t",
-    "targets",
-    multiple=True,
-    required=True,
-    metavar="BOARD",
-    help="Microcontroller board (repeatable).",
-)
-@click.option("--opt", default="-O2", show_default=True, help="Optimisation level: -O2, -O3, -Os, ...")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(path_type=Path),
-    help="Where to write (default SOURCE/boards/BOARD for a convert folder).",
-)
+@board_build_options
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds before a hang is declared.")
 @targets_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
