@@ -6,6 +6,7 @@ Exit codes: 0 fits / ok, 1 a budget or accuracy gate failed, 2 bad input or usag
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -389,6 +390,16 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _exit_interrupted() -> None:
+    # The finally blocks have already removed the staging folder. An interrupt can leave TensorFlow
+    # objects half-built, and their __del__ prints a traceback during normal interpreter teardown:
+    # flush and leave without that teardown.
+    click.echo("edgekit: interrupted; the output folder was left as it was", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 def _register_plugins() -> None:
     from edgekit.sweep.command import sweep_command
 
@@ -410,15 +421,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_VERDICT)
     except EdgekitError as exc:
         if _interrupted:  # e.g. TensorFlow's converter reports the interrupt as a conversion failure
-            click.echo("edgekit: interrupted; the output folder was left as it was", err=True)
-            sys.exit(130)
+            _exit_interrupted()
         click.echo(exc.message(), err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        click.echo("edgekit: interrupted; the output folder was left as it was", err=True)
-        sys.exit(130)
+        _exit_interrupted()
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
