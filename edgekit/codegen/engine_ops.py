@@ -66,6 +66,9 @@ class Lowered:
     status: bool = False
     reads: dict[int, ReadMap] = field(default_factory=dict)  # input position -> read pattern
     note: str = ""  # one line for the layer's comment
+    # Arena bytes of working memory the chosen kernel variant needs during this op ({scratch} in the
+    # call; NULL when 0). Set by the engine once it knows the kernel family (kernel_scratch_bytes).
+    scratch_bytes: int = 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,10 +276,20 @@ def _conv_common(graph: Graph, op: Operator, depthwise: bool) -> Lowered:
         ],
         arrays=_requant_arrays(mults),
         call=f"{fn}(&{{p}}, {{t{op.inputs[0]}}}, {{t{op.inputs[1]}}}, {bias_ref}, {{a_mult}}, {{a_shift}}, "
-        f"{{t{op.outputs[0]}}});",
+        f"{{t{op.outputs[0]}}}{'' if depthwise else ', {scratch}'});",
         reads={0: reads},
         note=f"{kh}x{kw} stride {sh}x{sw} dilation {dh}x{dw} {padding} {o.get('fused_activation_function', 'NONE')}",
     )
+
+
+def kernel_scratch_bytes(low: Lowered, family: str) -> int:
+    """Working memory a kernel variant needs for this layer. The Arm DSP CONV_2D widens two input
+    patches to int16: 2 x EK_CONV_COLS(filter_h, filter_w, filter_in_c) values (firmware ek_dsp.h)."""
+    if family != "arm_dsp" or low.kernel != "conv_2d.c":
+        return 0
+    params = dict(low.params)
+    cols = -(-int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]) // 4) * 4
+    return 2 * cols * 2
 
 
 def lower_conv_2d(graph: Graph, op: Operator) -> Lowered:

@@ -152,8 +152,10 @@ typedef struct {
     int32_t reverse; /* 1: compute the outputs from the last to the first (EK_REVERSE) */
 } ek_conv_params_t;
 
+/* `scratch`: working memory in the arena for optimized variants (the Arm DSP kernel widens input
+ * patches into it); NULL for the reference kernel, which ignores it. */
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
-                   const int32_t *multiplier, const int8_t *shift, int8_t *output);
+                   const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch);
 
 void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                              const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output);

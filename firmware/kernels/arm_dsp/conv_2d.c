@@ -1,0 +1,158 @@
+/* CONV_2D, int8, per-channel requantization: the Arm DSP (SMLAD) version of reference/conv_2d.c, with
+ * the same results bit for bit.
+ *
+ * Two output pixels at a time: their input patches (filter_h x filter_w x filter_in_c values, the input
+ * offset added, zero where the window lies in the padding) are widened into `scratch` as int16, then
+ * each pair of output channels is accumulated against both patches with SMLAD, two 8-bit MACs per
+ * instruction: per 4 filter taps, 2 weight loads + 4 SXTB16 + 4 patch loads + 8 SMLAD for 16 MACs.
+ * SXTB16 splits 4 weight bytes into halfwords (w0, w2) and (w1, w3), so the patches are stored in the
+ * same order and interleaved per group of 4 taps: [a0 a2 a1 a3 b0 b2 b1 b3] for pixels a and b, which
+ * lets one pointer walk both. `scratch` holds 2 * EK_CONV_COLS(...) int16 (the generator puts it in
+ * the arena: engine_ops mirrors the size).
+ *
+ * Write order: all inputs of both pixels are read into the scratch before any of their outputs is
+ * written, and pixel pairs follow the reference order (reversed when `reverse` is set), so the
+ * in-place overlaps the planner computes for the reference kernel stay safe. */
+#include "ek_dsp.h"
+#include "ek_kernels.h"
+
+/* Where patch element k of pixel `which` (0 or 1) goes: its group of 4, then the SXTB16 order. */
+#define EK_SLOT(k, which) ((((k) & ~3) << 1) | ((which) << 2) | (((k) & 1) << 1) | (((k) & 2) >> 1))
+
+/* Widen the patch of output pixel `pixel` for the group starting at input channel `group_base`. */
+static void im2col(const ek_conv_params_t *p, const int8_t *input, int32_t pixel, int32_t group_base,
+                   int32_t cols, int which, int16_t *col) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t ox = pixel % p->out_w;
+    const int32_t oy = (pixel / p->out_w) % p->out_h;
+    const int32_t b = pixel / (p->out_w * p->out_h);
+    const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+    const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c + group_base;
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    int32_t fy, fx, ic, k = 0;
+
+    for (fy = 0; fy < p->filter_h; fy++) {
+        const int32_t in_y = in_y0 + p->dilation_h * fy;
+        for (fx = 0; fx < p->filter_w; fx++) {
+            const int32_t in_x = in_x0 + p->dilation_w * fx;
+            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+            const int8_t *px = in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c;
+            if ((fc & 3) == 0) {
+                /* k is a multiple of 4 here: whole groups, widened 4 at a time. */
+                uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(k, which));
+                for (ic = 0; ic < fc; ic += 4) {
+                    if (inside) {
+                        const uint32_t v = ek_load32(px + ic);
+                        dst[0] = ek_sxtab16(offset2, v);
+                        dst[1] = ek_sxtab16_ror8(offset2, v);
+                    } else {
+                        dst[0] = 0;
+                        dst[1] = 0;
+                    }
+                    dst += 4;
+                }
+                k += fc;
+            } else {
+                for (ic = 0; ic < fc; ic++, k++) {
+                    col[EK_SLOT(k, which)] = (int16_t)(inside ? (int32_t)px[ic] + p->input_offset : 0);
+                }
+            }
+        }
+    }
+    for (; k < cols; k++) {
+        col[EK_SLOT(k, which)] = 0;
+    }
+}
+
+EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
+    acc = ek_requant_fast(acc, mult, shift) + p->output_offset;
+    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+}
+
+/* Output channels oc and oc + `step` (step 0: oc alone) for both patches; out_b NULL: one pixel. */
+static void channel_block(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
+                          int32_t step, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                          int8_t *out_a, int8_t *out_b) {
+    const int32_t wstep = step * depth; /* the second channel's weights, as a register offset */
+    const int32_t b0 = bias != NULL ? bias[oc] : 0;
+    const int32_t b1 = bias != NULL ? bias[oc + step] : 0;
+    int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1; /* s<pixel><channel> */
+    const uint32_t *x = (const uint32_t *)(const void *)col;
+    const int8_t *end = w + (depth & ~3);
+    int32_t k;
+
+    while (w != end) {
+        const uint32_t wa = ek_load32(w);
+        const uint32_t wb = ek_load32(w + wstep);
+        const uint32_t a02 = ek_sxtb16(wa), a13 = ek_sxtb16_ror8(wa);
+        const uint32_t b02 = ek_sxtb16(wb), b13 = ek_sxtb16_ror8(wb);
+        const uint32_t p02 = x[0], p13 = x[1], q02 = x[2], q13 = x[3];
+        w += 4;
+        x += 4;
+        s00 = ek_smlad(a02, p02, s00);
+        s00 = ek_smlad(a13, p13, s00);
+        s01 = ek_smlad(b02, p02, s01);
+        s01 = ek_smlad(b13, p13, s01);
+        s10 = ek_smlad(a02, q02, s10);
+        s10 = ek_smlad(a13, q13, s10);
+        s11 = ek_smlad(b02, q02, s11);
+        s11 = ek_smlad(b13, q13, s11);
+    }
+    for (k = depth & ~3; k < depth; k++, w++) {
+        const int32_t wv0 = w[0], wv1 = w[wstep];
+        s00 += wv0 * col[EK_SLOT(k, 0)];
+        s01 += wv1 * col[EK_SLOT(k, 0)];
+        s10 += wv0 * col[EK_SLOT(k, 1)];
+        s11 += wv1 * col[EK_SLOT(k, 1)];
+    }
+    out_a[oc] = requant(s00, multiplier[oc], shift[oc], p);
+    if (step) {
+        out_a[oc + 1] = requant(s01, multiplier[oc + 1], shift[oc + 1], p);
+    }
+    if (out_b != NULL) {
+        out_b[oc] = requant(s10, multiplier[oc], shift[oc], p);
+        if (step) {
+            out_b[oc + 1] = requant(s11, multiplier[oc + 1], shift[oc + 1], p);
+        }
+    }
+}
+
+void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                   const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t groups = p->in_c / fc;
+    const int32_t per_group = p->out_c / groups;
+    const int32_t depth = p->filter_h * p->filter_w * fc;
+    const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, fc);
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    /* Grouped convolutions go one pixel at a time: a pair would write the second pixel's first group
+     * before the first pixel's next group is read, an order the planner's overlap does not allow. */
+    const int pairs = groups == 1;
+    int32_t i, g, oc, step;
+
+    for (i = 0; i < pixels; i += step) {
+        const int pair = pairs && i + 1 < pixels;
+        const int32_t pa = EK_REVERSE(i, pixels, p->reverse);
+        const int32_t pb = pair ? EK_REVERSE(i + 1, pixels, p->reverse) : pa;
+        int8_t *out_a = output + (size_t)pa * p->out_c;
+        int8_t *out_b = pair ? output + (size_t)pb * p->out_c : NULL;
+        step = pair ? 2 : 1;
+        for (g = 0; g < groups; g++) {
+            const int32_t first = g * per_group;
+            const int32_t last = first + per_group;
+            /* A lone pixel fills both halves, so that the second accumulators read defined values. */
+            im2col(p, input, pa, g * fc, cols, 0, scratch);
+            im2col(p, input, pb, g * fc, cols, 1, scratch);
+            /* Every input of the block is in the scratch now: the channel order no longer matters. */
+            for (oc = first; oc + 1 < last; oc += 2) {
+                channel_block(p, filter + (size_t)oc * depth, depth, scratch, oc, 1, bias, multiplier, shift,
+                              out_a, out_b);
+            }
+            if (oc < last) {
+                channel_block(p, filter + (size_t)oc * depth, depth, scratch, oc, 0, bias, multiplier, shift,
+                              out_a, out_b);
+            }
+        }
+    }
+}
