@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.codegen.engine_ops import LOWERINGS, Lowered, Unsupported, kernel_scratch_bytes
+from edgekit.codegen.engine_ops import LOWERINGS, Lowered, Unsupported, adapt_for_family
 from edgekit.codegen.engine_plan import ALIGNMENT, EnginePlan, plan_engine_memory
 from edgekit.errors import EdgekitError
 from edgekit.ir.graph import Graph, Tensor
@@ -183,9 +183,7 @@ def build_engine(graph: Graph, name: str = "model", family: str = "reference") -
     kernels = sorted({low.kernel for low in lowered if low.kernel} |
                      {h for low in lowered for h in _HELPERS.get(low.kernel, ())})
     kernel_dirs = {k: _kernel_dir(k, family) for k in kernels}
-    for low in lowered:
-        if low.kernel:
-            low.scratch_bytes = kernel_scratch_bytes(low, kernel_dirs[low.kernel])
+    lowered = [adapt_for_family(graph, low, kernel_dirs[low.kernel]) if low.kernel else low for low in lowered]
     plan = plan_engine_memory(graph, lowered)
     return EngineModel(graph=graph, name=name, lowered=lowered, plan=plan, kernels=kernels, family=family,
                        kernel_dirs=kernel_dirs)

@@ -292,6 +292,44 @@ def kernel_scratch_bytes(low: Lowered, family: str) -> int:
     return 2 * cols * 2
 
 
+def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
+    """CONV_2D weights [out_c, kh, kw, in_c/groups] in the order the Arm DSP kernel streams them: in
+    each group, output channels in pairs from the group's first, each pair interleaved 4 bytes of one,
+    4 of the other, then the two channels' last depth % 4 bytes one after the other; a group's odd
+    last channel stays as it is. Every channel keeps its place (a pair starts at 2 * depth * pair), so
+    the size does not change."""
+    out_c = filt.shape[0]
+    rows = filt.reshape(out_c, -1)
+    depth = rows.shape[1]
+    whole = depth // 4 * 4
+    per_group = out_c // groups
+    packed = []
+    for g in range(groups):
+        first, last = g * per_group, (g + 1) * per_group
+        for oc in range(first, last - 1, 2):
+            a, b = rows[oc], rows[oc + 1]
+            body = np.stack([a[:whole].reshape(-1, 4), b[:whole].reshape(-1, 4)], axis=1).reshape(-1)
+            packed += [body, a[whole:], b[whole:]]
+        if per_group % 2:
+            packed.append(rows[last - 1])
+    return np.concatenate(packed).astype(np.int8)
+
+
+def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
+    """The layer as the kernel of `family` wants it: its scratch memory, and weights re-laid out on
+    the host where the variant streams them differently (the reference layout otherwise)."""
+    low.scratch_bytes = kernel_scratch_bytes(low, family)
+    if family == "arm_dsp" and low.kernel == "conv_2d.c":
+        params = dict(low.params)
+        filt_index = low.op.inputs[1]
+        filt = graph.tensors[filt_index].data
+        assert filt is not None
+        groups = int(params["in_c"]) // int(params["filter_in_c"])
+        low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_conv_filter_dsp(np.asarray(filt), groups).tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
+    return low
+
+
 def lower_conv_2d(graph: Graph, op: Operator) -> Lowered:
     return _conv_common(graph, op, depthwise=False)
 

@@ -5,6 +5,8 @@
  * offset added, zero where the window lies in the padding) are widened into `scratch` as int16, then
  * each pair of output channels is accumulated against both patches with SMLAD, two 8-bit MACs per
  * instruction: per 4 filter taps, 2 weight loads + 4 SXTB16 + 4 patch loads + 8 SMLAD for 16 MACs.
+ * `filter` is in the order the generator packs it for this kernel (engine_ops.pack_conv_filter_dsp:
+ * channel pairs interleaved per 4 taps), so one pointer walks both channels of a pair.
  * SXTB16 splits 4 weight bytes into halfwords (w0, w2) and (w1, w3), so the patches are stored in the
  * same order and interleaved per group of 4 taps: [a0 a2 a1 a3 b0 b2 b1 b3] for pixels a and b, which
  * lets one pointer walk both. `scratch` holds 2 * EK_CONV_COLS(...) int16 (the generator puts it in
@@ -65,57 +67,81 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, int32_t pixel
     }
 }
 
-EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
-    acc = ek_requant_fast(acc, mult, shift) + p->output_offset;
-    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+/* Requantize, offset, clamp and store output channel `oc` of both pixels (out_b NULL: one pixel). */
+EK_INLINE void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
+                             const int8_t *shift, int8_t *out_a, int8_t *out_b) {
+    const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
+    out_a[oc] = ek_clamp_s8(ek_requant_apply(&q, sa) + p->output_offset, p->act_min, p->act_max);
+    if (out_b != NULL) {
+        out_b[oc] = ek_clamp_s8(ek_requant_apply(&q, sb) + p->output_offset, p->act_min, p->act_max);
+    }
 }
 
-/* Output channels oc and oc + `step` (step 0: oc alone) for both patches; out_b NULL: one pixel. */
-static void channel_block(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
-                          int32_t step, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
-                          int8_t *out_a, int8_t *out_b) {
-    const int32_t wstep = step * depth; /* the second channel's weights, as a register offset */
+/* Output channels oc and oc + 1 for both patches. `w`: the pair's weights as the generator packs them
+ * (engine_ops.pack_conv_filter_dsp): per group of 4 taps, 4 bytes of oc then 4 of oc + 1; then the
+ * depth % 4 last taps of oc, then those of oc + 1. */
+static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
+                         const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
+                         int8_t *out_b) {
     const int32_t b0 = bias != NULL ? bias[oc] : 0;
-    const int32_t b1 = bias != NULL ? bias[oc + step] : 0;
+    const int32_t b1 = bias != NULL ? bias[oc + 1] : 0;
     int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1; /* s<pixel><channel> */
     const uint32_t *x = (const uint32_t *)(const void *)col;
-    const int8_t *end = w + (depth & ~3);
+    const int32_t whole = depth & ~3;
+    const int8_t *end = w + 2 * whole;
     int32_t k;
 
     while (w != end) {
         const uint32_t wa = ek_load32(w);
-        const uint32_t wb = ek_load32(w + wstep);
+        const uint32_t wb = ek_load32(w + 4);
         const uint32_t a02 = ek_sxtb16(wa), a13 = ek_sxtb16_ror8(wa);
-        const uint32_t b02 = ek_sxtb16(wb), b13 = ek_sxtb16_ror8(wb);
         const uint32_t p02 = x[0], p13 = x[1], q02 = x[2], q13 = x[3];
-        w += 4;
+        const uint32_t b02 = ek_sxtb16(wb), b13 = ek_sxtb16_ror8(wb);
+        w += 8;
         x += 4;
         s00 = ek_smlad(a02, p02, s00);
         s00 = ek_smlad(a13, p13, s00);
-        s01 = ek_smlad(b02, p02, s01);
-        s01 = ek_smlad(b13, p13, s01);
         s10 = ek_smlad(a02, q02, s10);
         s10 = ek_smlad(a13, q13, s10);
+        s01 = ek_smlad(b02, p02, s01);
+        s01 = ek_smlad(b13, p13, s01);
         s11 = ek_smlad(b02, q02, s11);
         s11 = ek_smlad(b13, q13, s11);
     }
-    for (k = depth & ~3; k < depth; k++, w++) {
-        const int32_t wv0 = w[0], wv1 = w[wstep];
+    for (k = whole; k < depth; k++, w++) {
+        const int32_t wv0 = w[0], wv1 = w[depth - whole];
         s00 += wv0 * col[EK_SLOT(k, 0)];
         s01 += wv1 * col[EK_SLOT(k, 0)];
         s10 += wv0 * col[EK_SLOT(k, 1)];
         s11 += wv1 * col[EK_SLOT(k, 1)];
     }
-    out_a[oc] = requant(s00, multiplier[oc], shift[oc], p);
-    if (step) {
-        out_a[oc + 1] = requant(s01, multiplier[oc + 1], shift[oc + 1], p);
+    store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
+    store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
+}
+
+/* A lone output channel (the odd last one of a group): its weights in the reference layout. */
+static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col,
+                           int32_t oc, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                           int8_t *out_a, int8_t *out_b) {
+    int32_t s0 = bias != NULL ? bias[oc] : 0;
+    int32_t s1 = s0;
+    const uint32_t *x = (const uint32_t *)(const void *)col;
+    const int32_t whole = depth & ~3;
+    int32_t k;
+    for (k = 0; k < whole; k += 4) {
+        const uint32_t wa = ek_load32(w + k);
+        const uint32_t a02 = ek_sxtb16(wa), a13 = ek_sxtb16_ror8(wa);
+        s0 = ek_smlad(a02, x[0], s0);
+        s0 = ek_smlad(a13, x[1], s0);
+        s1 = ek_smlad(a02, x[2], s1);
+        s1 = ek_smlad(a13, x[3], s1);
+        x += 4;
     }
-    if (out_b != NULL) {
-        out_b[oc] = requant(s10, multiplier[oc], shift[oc], p);
-        if (step) {
-            out_b[oc + 1] = requant(s11, multiplier[oc + 1], shift[oc + 1], p);
-        }
+    for (; k < depth; k++) {
+        s0 += w[k] * col[EK_SLOT(k, 0)];
+        s1 += w[k] * col[EK_SLOT(k, 1)];
     }
+    store_channel(p, oc, s0, s1, multiplier, shift, out_a, out_b);
 }
 
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -146,12 +172,12 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
             im2col(p, input, pb, g * fc, cols, 1, scratch);
             /* Every input of the block is in the scratch now: the channel order no longer matters. */
             for (oc = first; oc + 1 < last; oc += 2) {
-                channel_block(p, filter + (size_t)oc * depth, depth, scratch, oc, 1, bias, multiplier, shift,
-                              out_a, out_b);
+                channel_pair(p, filter + (size_t)oc * depth, depth, scratch, oc, bias, multiplier, shift, out_a,
+                             out_b);
             }
             if (oc < last) {
-                channel_block(p, filter + (size_t)oc * depth, depth, scratch, oc, 0, bias, multiplier, shift,
-                              out_a, out_b);
+                channel_single(p, filter + (size_t)oc * depth, depth, scratch, oc, bias, multiplier, shift, out_a,
+                               out_b);
             }
         }
     }

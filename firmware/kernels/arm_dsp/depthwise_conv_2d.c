@@ -29,11 +29,89 @@ typedef struct {
 } window_t;
 
 EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
-    acc = ek_requant_fast(acc, mult, shift) + p->output_offset;
-    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+    const ek_requant_t q = ek_requant_setup(mult, shift);
+    return ek_clamp_s8(ek_requant_apply(&q, acc) + p->output_offset, p->act_min, p->act_max);
 }
 
-/* Output channels c .. c + 3 (depth multiplier 1). */
+/* One filter tap for 4 channels: input bytes at `in`, weights at `f`. On a DSP core it is one asm
+ * block: written with intrinsics, gcc hoists the loads of all nine unrolled taps ahead of the MACs and
+ * spills most of them to the stack. */
+#if EK_HAS_DSP && defined(__GNUC__)
+#define EK_DW_TAP(in, f)                                                                         \
+    do {                                                                                         \
+        uint32_t x_, w_, x02_, w02_;                                                             \
+        __asm__("ldr %[x], [%[pin]]\n\t"                                                         \
+                "ldr %[w], [%[pf]]\n\t"                                                          \
+                "sxtab16 %[x02], %[off], %[x]\n\t"                                               \
+                "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                         \
+                "sxtb16 %[w02], %[w]\n\t"                                                        \
+                "sxtb16 %[w], %[w], ror #8\n\t"                                                  \
+                "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                        \
+                "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                        \
+                "smlabb %[s1], %[w], %[x], %[s1]\n\t"                                            \
+                "smlatt %[s3], %[w], %[x], %[s3]"                                                 \
+                : [x] "=&r"(x_), [w] "=&r"(w_), [x02] "=&r"(x02_), [w02] "=&r"(w02_), [s0] "+r"(s0), \
+                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3)                                   \
+                : [pin] "r"(in), [pf] "r"(f), [off] "r"(offset2)                                  \
+                : "memory");                                                                     \
+    } while (0)
+#else
+#define EK_DW_TAP(in, f)                                                                        \
+    do {                                                                                        \
+        const uint32_t x_ = ek_load32(in);                                                      \
+        const uint32_t w_ = ek_load32(f);                                                       \
+        const uint32_t x02_ = ek_sxtab16(offset2, x_), x13_ = ek_sxtab16_ror8(offset2, x_);     \
+        const uint32_t w02_ = ek_sxtb16(w_), w13_ = ek_sxtb16_ror8(w_);                         \
+        s0 = ek_smlabb(w02_, x02_, s0);                                                         \
+        s2 = ek_smlatt(w02_, x02_, s2);                                                         \
+        s1 = ek_smlabb(w13_, x13_, s1);                                                         \
+        s3 = ek_smlatt(w13_, x13_, s3);                                                         \
+    } while (0)
+#endif
+
+EK_INLINE void store_four(const ek_conv_params_t *p, const int32_t *bias, const int32_t *multiplier,
+                          const int8_t *shift, int32_t c, int32_t s0, int32_t s1, int32_t s2, int32_t s3,
+                          int8_t *out) {
+    if (bias != NULL) {
+        s0 += bias[c];
+        s1 += bias[c + 1];
+        s2 += bias[c + 2];
+        s3 += bias[c + 3];
+    }
+    out[c] = requant(s0, multiplier[c], shift[c], p);
+    out[c + 1] = requant(s1, multiplier[c + 1], shift[c + 1], p);
+    out[c + 2] = requant(s2, multiplier[c + 2], shift[c + 2], p);
+    out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
+}
+
+/* The common case, a 3x3 window wholly inside the input with dilation 1: the taps unrolled. `in`:
+ * the window's top-left input pixel. */
+static void four_channels_3x3(const ek_conv_params_t *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
+                              const int32_t *multiplier, const int8_t *shift, int32_t c, int8_t *out) {
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    const int32_t cs = p->in_c;
+    const int32_t rs = p->in_w * p->in_c;
+    const int32_t fs = p->out_c;
+    const int8_t *f = filter + c;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    in += c;
+    EK_DW_TAP(in, f);
+    EK_DW_TAP(in + cs, f + fs);
+    EK_DW_TAP(in + 2 * cs, f + 2 * fs);
+    in += rs;
+    f += 3 * fs;
+    EK_DW_TAP(in, f);
+    EK_DW_TAP(in + cs, f + fs);
+    EK_DW_TAP(in + 2 * cs, f + 2 * fs);
+    in += rs;
+    f += 3 * fs;
+    EK_DW_TAP(in, f);
+    EK_DW_TAP(in + cs, f + fs);
+    EK_DW_TAP(in + 2 * cs, f + 2 * fs);
+    store_four(p, bias, multiplier, shift, c, s0, s1, s2, s3, out);
+}
+
+/* Output channels c .. c + 3 (depth multiplier 1), any window. */
 static void four_channels(const ek_conv_params_t *p, const window_t *win, const int8_t *filter, const int32_t *bias,
                           const int32_t *multiplier, const int8_t *shift, int32_t c, int8_t *out) {
     const uint32_t offset2 = ek_dup16(p->input_offset);
@@ -47,29 +125,13 @@ static void four_channels(const ek_conv_params_t *p, const window_t *win, const 
         const int8_t *in_px = in_row;
         const int8_t *f_tap = filter + ((size_t)fy * p->filter_w + win->fx_start) * p->out_c + c;
         for (fx = win->fx_start; fx < win->fx_end; fx++) {
-            const uint32_t x = ek_load32(in_px);
-            const uint32_t w = ek_load32(f_tap);
-            const uint32_t x02 = ek_sxtab16(offset2, x), x13 = ek_sxtab16(offset2, ek_ror8(x));
-            const uint32_t w02 = ek_sxtb16(w), w13 = ek_sxtb16(ek_ror8(w));
-            s0 = ek_smlabb(w02, x02, s0);
-            s2 = ek_smlatt(w02, x02, s2);
-            s1 = ek_smlabb(w13, x13, s1);
-            s3 = ek_smlatt(w13, x13, s3);
+            EK_DW_TAP(in_px, f_tap);
             in_px += col_step;
             f_tap += p->out_c;
         }
         in_row += row_step;
     }
-    if (bias != NULL) {
-        s0 += bias[c];
-        s1 += bias[c + 1];
-        s2 += bias[c + 2];
-        s3 += bias[c + 3];
-    }
-    out[c] = requant(s0, multiplier[c], shift[c], p);
-    out[c + 1] = requant(s1, multiplier[c + 1], shift[c + 1], p);
-    out[c + 2] = requant(s2, multiplier[c + 2], shift[c + 2], p);
-    out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
+    store_four(p, bias, multiplier, shift, c, s0, s1, s2, s3, out);
 }
 
 /* One output channel, any depth multiplier. */
@@ -98,6 +160,9 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int32_t out_c = p->out_c;
     const int32_t rev = p->reverse;
     const int32_t groups = p->depth_multiplier == 1 ? out_c / 4 : 0;
+    /* The unrolled path: 3x3, dilation 1, depth multiplier 1 and a multiple of 4 channels. */
+    const int full3x3 = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+                        p->depth_multiplier == 1 && (out_c & 3) == 0;
     int32_t ib, iy, ix, ig, ioc;
 
     for (ib = 0; ib < p->batches; ib++) {
@@ -113,6 +178,19 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
                 win.in_x0 = ox * p->stride_w - p->pad_w;
                 tap_range(win.in_x0, p->dilation_w, p->filter_w, p->in_w, &win.fx_start, &win.fx_end);
+                if (full3x3) {
+                    const int full = win.fy_start == 0 && win.fy_end == 3 && win.fx_start == 0 && win.fx_end == 3;
+                    if (full) {
+                        const int8_t *corner =
+                            win.in_batch + ((size_t)win.in_y0 * p->in_w + win.in_x0) * p->in_c;
+                        /* Direction matters only between groups: each reads its inputs before writing. */
+                        for (ig = 0; ig < groups; ig++) {
+                            const int32_t g = rev ? groups - 1 - ig : ig;
+                            four_channels_3x3(p, corner, filter, bias, multiplier, shift, g * 4, out);
+                        }
+                        continue; /* groups * 4 == out_c here */
+                    }
+                }
                 if (!rev) {
                     for (ig = 0; ig < groups; ig++) {
                         four_channels(p, &win, filter, bias, multiplier, shift, ig * 4, out);

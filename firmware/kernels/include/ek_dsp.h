@@ -100,7 +100,43 @@ EK_INLINE int32_t ek_requant_fast(int32_t x, int32_t multiplier, int shift) {
     const int right = shift > 0 ? 0 : -shift;
     const int64_t ab = (int64_t)ek_wrap_shl(x, left) * multiplier;
     const int32_t high = (int32_t)((ab + (1LL << 30)) >> 31);
-    return ek_rounding_divide_by_pot(high, right);
+    /* ek_rounding_divide_by_pot in 32-bit arithmetic (its mask is built in 64 bits there). */
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+/* ek_requant_fast split in two: the per-channel part (shifts, rounding mask) once per output channel,
+ * the per-value part branch-free (SMLAL, shifts, one conditional add), for kernels that requantize
+ * several outputs of the same channel in a row. Same results as ek_requant_fast. */
+typedef struct {
+    int32_t multiplier;
+    int32_t left, right; /* shift split into its left (> 0) and right (< 0) parts, both >= 0 */
+    int32_t mask, half;  /* 2^right - 1 and mask >> 1 */
+} ek_requant_t;
+
+EK_INLINE ek_requant_t ek_requant_setup(int32_t multiplier, int32_t shift) {
+    ek_requant_t q;
+    q.multiplier = multiplier;
+    q.left = shift & ~(shift >> 31);
+    q.right = (-shift) & ~((-shift) >> 31);
+    q.mask = (int32_t)((1u << q.right) - 1u);
+    q.half = q.mask >> 1;
+    return q;
+}
+
+EK_INLINE int32_t ek_requant_apply(const ek_requant_t *q, int32_t x) {
+    const int64_t ab = (int64_t)ek_wrap_shl(x, q->left) * q->multiplier;
+    const int32_t high = (int32_t)((ab + (1LL << 30)) >> 31);
+    const int32_t threshold = q->half + (int32_t)((uint32_t)high >> 31);
+    return (high >> q->right) + ((high & q->mask) > threshold ? 1 : 0);
+}
+
+/* Clamp written as two selects, so that gcc emits conditional moves rather than a branch. */
+EK_INLINE int8_t ek_clamp_s8(int32_t v, int32_t lo, int32_t hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int8_t)v;
 }
 
 #endif /* EK_DSP_H */
