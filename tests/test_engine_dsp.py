@@ -20,7 +20,7 @@ import pytest
 from conftest import shared_model
 
 from edgekit.codegen.engine import build_engine, generate_engine, kernel_family, target_kernel_family
-from edgekit.codegen.engine_ops import pack_conv_filter_dsp
+from edgekit.codegen.engine_ops import pack_conv_filter_dsp, pack_depthwise_filter_dsp
 from edgekit.codegen.engine_plan import check_engine_plan
 from edgekit.ir.tflite_reader import read_tflite
 from edgekit.resources import data_dir
@@ -87,6 +87,15 @@ def test_conv_weight_packing_is_a_permutation_of_each_group() -> None:
         if out_c // groups >= 2 and depth >= 4:
             assert packed[:4].tolist() == filt[0, 0, 0, :4].tolist()
             assert packed[4:8].tolist() == filt[1, 0, 0, :4].tolist()
+
+
+def test_depthwise_weight_packing_groups_channels_by_four() -> None:
+    filt = np.arange(3 * 3 * 8, dtype=np.int8).reshape(1, 3, 3, 8)
+    packed = pack_depthwise_filter_dsp(filt)
+    taps = filt.reshape(9, 8)
+    assert packed[:4].tolist() == taps[0, :4].tolist() and packed[4:8].tolist() == taps[1, :4].tolist()
+    assert packed[36:40].tolist() == taps[0, 4:].tolist()
+    assert sorted(packed.tolist()) == sorted(filt.reshape(-1).tolist())
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")

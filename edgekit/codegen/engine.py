@@ -433,7 +433,12 @@ def _source(model: EngineModel) -> str:
             if t >= 0:
                 subs[f"t{t}"] = _pointer(model, t)
         scratch = plan.scratch_offset(op.index)
-        subs["scratch"] = "NULL" if scratch is None else f"((int16_t *)(void *)(arena + {scratch}))"
+        if scratch is None:
+            subs["scratch"] = "NULL"
+        elif low.kernel == "conv_2d.c":
+            subs["scratch"] = f"((int16_t *)(void *)(arena + {scratch}))"
+        else:
+            subs["scratch"] = f"(arena + {scratch})"
         out.append(f"{N}_LAYER int {fn}(int8_t *arena) {{")
         if low.alias:
             out.append("    (void)arena; /* the output is the input's bytes */")

@@ -276,20 +276,42 @@ def _conv_common(graph: Graph, op: Operator, depthwise: bool) -> Lowered:
         ],
         arrays=_requant_arrays(mults),
         call=f"{fn}(&{{p}}, {{t{op.inputs[0]}}}, {{t{op.inputs[1]}}}, {bias_ref}, {{a_mult}}, {{a_shift}}, "
-        f"{{t{op.outputs[0]}}}{'' if depthwise else ', {scratch}'});",
+        f"{{t{op.outputs[0]}}}, {{scratch}});",
         reads={0: reads},
         note=f"{kh}x{kw} stride {sh}x{sw} dilation {dh}x{dw} {padding} {o.get('fused_activation_function', 'NONE')}",
     )
 
 
+DW_MAX_TAPS = 25  # EK_DW_MAX_TAPS in firmware/kernels/include/ek_dsp.h
+
+
+def _dsp_depthwise_fast(params: dict[str, Any]) -> bool:
+    """EK_DW_FAST: the Arm DSP DEPTHWISE_CONV_2D's fast path, with packed weights and a padding row."""
+    return (int(params["depth_multiplier"]) == 1 and int(params["out_c"]) % 4 == 0
+            and int(params["filter_h"]) * int(params["filter_w"]) <= DW_MAX_TAPS)
+
+
 def kernel_scratch_bytes(low: Lowered, family: str) -> int:
-    """Working memory a kernel variant needs for this layer. The Arm DSP CONV_2D widens two input
-    patches to int16: 2 x EK_CONV_COLS(filter_h, filter_w, filter_in_c) values (firmware ek_dsp.h)."""
-    if family != "arm_dsp" or low.kernel != "conv_2d.c":
+    """Working memory a kernel variant needs for this layer (firmware ek_dsp.h). The Arm DSP CONV_2D
+    widens two input patches to int16: 2 x EK_CONV_COLS(filter_h, filter_w, filter_in_c) values; its
+    DEPTHWISE_CONV_2D keeps a row of in_c input zero points for the taps in the padding."""
+    if family != "arm_dsp":
         return 0
     params = dict(low.params)
-    cols = -(-int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]) // 4) * 4
-    return 2 * cols * 2
+    if low.kernel == "conv_2d.c":
+        cols = -(-int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]) // 4) * 4
+        return 2 * cols * 2
+    if low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(params):
+        return -(-int(params["in_c"]) // 4) * 4
+    return 0
+
+
+def pack_depthwise_filter_dsp(filt: np.ndarray) -> np.ndarray:
+    """DEPTHWISE_CONV_2D weights [1, kh, kw, out_c] as the Arm DSP fast path streams them: per group
+    of 4 channels, each tap's 4 weights, taps in row-major order."""
+    taps = filt.reshape(-1, filt.shape[-1])  # [tap, channel]
+    groups = taps.shape[1] // 4
+    return taps.reshape(taps.shape[0], groups, 4).transpose(1, 0, 2).reshape(-1).astype(np.int8)
 
 
 def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
@@ -326,6 +348,12 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
         assert filt is not None
         groups = int(params["in_c"]) // int(params["filter_in_c"])
         low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_conv_filter_dsp(np.asarray(filt), groups).tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
+    elif family == "arm_dsp" and low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(dict(low.params)):
+        filt_index = low.op.inputs[1]
+        filt = graph.tensors[filt_index].data
+        assert filt is not None
+        low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_depthwise_filter_dsp(np.asarray(filt)).tolist())]
         low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
     return low
 

@@ -1,14 +1,20 @@
 /* DEPTHWISE_CONV_2D, int8, per-channel requantization: the Arm DSP version of
  * reference/depthwise_conv_2d.c, with the same results bit for bit.
  *
- * With depth multiplier 1, four neighbouring channels share one 32-bit load of input and of weights
- * per filter tap: SXTAB16 widens the input and adds the offset, SXTB16 widens the weights, and
- * SMLABB/SMLATT multiply the even and odd lanes (10 instructions for 4 MACs, against ~4 per MAC in
- * the reference). Other depth multipliers and the last channels (< 4) take the scalar path.
+ * Fast path (EK_DW_FAST: depth multiplier 1, channels a multiple of 4, up to EK_DW_MAX_TAPS taps):
+ * four neighbouring channels share one 32-bit load of input and of weights per filter tap; SXTAB16
+ * widens the input and adds the offset, SXTB16 widens the weights, SMLABB/SMLATT multiply the even and
+ * odd lanes (10 instructions for 4 MACs). Per output pixel a table holds each tap's input pixel; a tap
+ * in the padding points at a row of input zero points in `scratch` instead, which contributes
+ * (zero point + input offset) x w = 0, so border pixels take the same unrolled code as the interior.
+ * The weights come packed by the generator (engine_ops.pack_depthwise_filter_dsp): per group of 4
+ * channels, each tap's 4 weights in tap order. Other shapes take the scalar path, reference layout.
  *
  * Write order: a group of channels of one pixel is written after all its inputs have been read, and
  * pixels and groups follow the reference order (reversed when `reverse` is set), so the planner's
  * in-place overlaps stay safe. */
+#include <string.h>
+
 #include "ek_dsp.h"
 #include "ek_kernels.h"
 
@@ -33,15 +39,15 @@ EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_par
     return ek_clamp_s8(ek_requant_apply(&q, acc) + p->output_offset, p->act_min, p->act_max);
 }
 
-/* One filter tap for 4 channels: input bytes at `in`, weights at `f`. On a DSP core it is one asm
- * block: written with intrinsics, gcc hoists the loads of all nine unrolled taps ahead of the MACs and
- * spills most of them to the stack. */
+/* One filter tap for 4 channels: input bytes at in + c, weights at f (advanced by 4). On a DSP core one
+ * asm block: written with intrinsics, gcc hoists the loads of all unrolled taps ahead of the MACs and
+ * spills them to the stack. */
 #if EK_HAS_DSP && defined(__GNUC__)
-#define EK_DW_TAP(in, f)                                                                         \
+#define EK_DW_TAP(in, c, f)                                                                      \
     do {                                                                                         \
         uint32_t x_, w_, x02_, w02_;                                                             \
-        __asm__("ldr %[x], [%[pin]]\n\t"                                                         \
-                "ldr %[w], [%[pf]]\n\t"                                                          \
+        __asm__("ldr %[x], [%[pin], %[pc]]\n\t"                                                  \
+                "ldr %[w], [%[pf]], #4\n\t"                                                      \
                 "sxtab16 %[x02], %[off], %[x]\n\t"                                               \
                 "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                         \
                 "sxtb16 %[w02], %[w]\n\t"                                                        \
@@ -51,17 +57,18 @@ EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_par
                 "smlabb %[s1], %[w], %[x], %[s1]\n\t"                                            \
                 "smlatt %[s3], %[w], %[x], %[s3]"                                                 \
                 : [x] "=&r"(x_), [w] "=&r"(w_), [x02] "=&r"(x02_), [w02] "=&r"(w02_), [s0] "+r"(s0), \
-                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3)                                   \
-                : [pin] "r"(in), [pf] "r"(f), [off] "r"(offset2)                                  \
+                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [pf] "+r"(f)                      \
+                : [pin] "r"(in), [pc] "r"(c), [off] "r"(offset2)                                  \
                 : "memory");                                                                     \
     } while (0)
 #else
-#define EK_DW_TAP(in, f)                                                                        \
+#define EK_DW_TAP(in, c, f)                                                                     \
     do {                                                                                        \
-        const uint32_t x_ = ek_load32(in);                                                      \
+        const uint32_t x_ = ek_load32((in) + (c));                                              \
         const uint32_t w_ = ek_load32(f);                                                       \
         const uint32_t x02_ = ek_sxtab16(offset2, x_), x13_ = ek_sxtab16_ror8(offset2, x_);     \
         const uint32_t w02_ = ek_sxtb16(w_), w13_ = ek_sxtb16_ror8(w_);                         \
+        (f) += 4;                                                                               \
         s0 = ek_smlabb(w02_, x02_, s0);                                                         \
         s2 = ek_smlatt(w02_, x02_, s2);                                                         \
         s1 = ek_smlabb(w13_, x13_, s1);                                                         \
@@ -84,30 +91,29 @@ EK_INLINE void store_four(const ek_conv_params_t *p, const int32_t *bias, const 
     out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
 }
 
-/* The common case, a 3x3 window wholly inside the input with dilation 1: the taps unrolled. `in`:
- * the window's top-left input pixel. */
-static void four_channels_3x3(const ek_conv_params_t *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
-                              const int32_t *multiplier, const int8_t *shift, int32_t c, int8_t *out) {
+/* Fast path, channels c .. c + 3 of one pixel: `taps` holds each tap's input pixel (or the padding
+ * row), `f` the group's packed weights. Nine taps (3x3) are unrolled. */
+static void four_channels_fast(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, const int8_t *f,
+                               const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int32_t c,
+                               int8_t *out) {
     const uint32_t offset2 = ek_dup16(p->input_offset);
-    const int32_t cs = p->in_c;
-    const int32_t rs = p->in_w * p->in_c;
-    const int32_t fs = p->out_c;
-    const int8_t *f = filter + c;
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    in += c;
-    EK_DW_TAP(in, f);
-    EK_DW_TAP(in + cs, f + fs);
-    EK_DW_TAP(in + 2 * cs, f + 2 * fs);
-    in += rs;
-    f += 3 * fs;
-    EK_DW_TAP(in, f);
-    EK_DW_TAP(in + cs, f + fs);
-    EK_DW_TAP(in + 2 * cs, f + 2 * fs);
-    in += rs;
-    f += 3 * fs;
-    EK_DW_TAP(in, f);
-    EK_DW_TAP(in + cs, f + fs);
-    EK_DW_TAP(in + 2 * cs, f + 2 * fs);
+    if (ntaps == 9) {
+        EK_DW_TAP(taps[0], c, f);
+        EK_DW_TAP(taps[1], c, f);
+        EK_DW_TAP(taps[2], c, f);
+        EK_DW_TAP(taps[3], c, f);
+        EK_DW_TAP(taps[4], c, f);
+        EK_DW_TAP(taps[5], c, f);
+        EK_DW_TAP(taps[6], c, f);
+        EK_DW_TAP(taps[7], c, f);
+        EK_DW_TAP(taps[8], c, f);
+    } else {
+        int32_t t;
+        for (t = 0; t < ntaps; t++) {
+            EK_DW_TAP(taps[t], c, f);
+        }
+    }
     store_four(p, bias, multiplier, shift, c, s0, s1, s2, s3, out);
 }
 
@@ -125,7 +131,8 @@ static void four_channels(const ek_conv_params_t *p, const window_t *win, const 
         const int8_t *in_px = in_row;
         const int8_t *f_tap = filter + ((size_t)fy * p->filter_w + win->fx_start) * p->out_c + c;
         for (fx = win->fx_start; fx < win->fx_end; fx++) {
-            EK_DW_TAP(in_px, f_tap);
+            const int8_t *f_next = f_tap;
+            EK_DW_TAP(in_px, 0, f_next);
             in_px += col_step;
             f_tap += p->out_c;
         }
@@ -155,16 +162,53 @@ static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const 
     return requant(acc, multiplier[oc], shift[oc], p);
 }
 
+static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                      const int32_t *multiplier, const int8_t *shift, int8_t *output, int8_t *pad_row) {
+    const int32_t ntaps = p->filter_h * p->filter_w;
+    const int32_t groups = p->out_c / 4;
+    const int32_t rev = p->reverse;
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int8_t *taps[EK_DW_MAX_TAPS];
+    int32_t i, ig, fy, fx;
+
+    memset(pad_row, (int)(int8_t)(-p->input_offset), (size_t)p->in_c);
+    for (i = 0; i < pixels; i++) {
+        const int32_t pixel = EK_REVERSE(i, pixels, rev);
+        const int32_t ox = pixel % p->out_w;
+        const int32_t oy = (pixel / p->out_w) % p->out_h;
+        const int32_t b = pixel / (p->out_w * p->out_h);
+        const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+        int8_t *out = output + (size_t)pixel * p->out_c;
+        int32_t n = 0;
+        for (fy = 0; fy < p->filter_h; fy++) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            for (fx = 0; fx < p->filter_w; fx++, n++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                taps[n] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+            }
+        }
+        for (ig = 0; ig < groups; ig++) {
+            const int32_t g = rev ? groups - 1 - ig : ig;
+            four_channels_fast(p, taps, ntaps, filter + (size_t)g * ntaps * 4, bias, multiplier, shift, g * 4, out);
+        }
+    }
+}
+
 void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int8_t *scratch) {
     const int32_t out_c = p->out_c;
     const int32_t rev = p->reverse;
     const int32_t groups = p->depth_multiplier == 1 ? out_c / 4 : 0;
-    /* The unrolled path: 3x3, dilation 1, depth multiplier 1 and a multiple of 4 channels. */
-    const int full3x3 = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
-                        p->depth_multiplier == 1 && (out_c & 3) == 0;
     int32_t ib, iy, ix, ig, ioc;
 
+    if (EK_DW_FAST(p)) {
+        fast_path(p, input, filter, bias, multiplier, shift, output, scratch);
+        return;
+    }
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
         window_t win;
@@ -178,19 +222,6 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
                 win.in_x0 = ox * p->stride_w - p->pad_w;
                 tap_range(win.in_x0, p->dilation_w, p->filter_w, p->in_w, &win.fx_start, &win.fx_end);
-                if (full3x3) {
-                    const int full = win.fy_start == 0 && win.fy_end == 3 && win.fx_start == 0 && win.fx_end == 3;
-                    if (full) {
-                        const int8_t *corner =
-                            win.in_batch + ((size_t)win.in_y0 * p->in_w + win.in_x0) * p->in_c;
-                        /* Direction matters only between groups: each reads its inputs before writing. */
-                        for (ig = 0; ig < groups; ig++) {
-                            const int32_t g = rev ? groups - 1 - ig : ig;
-                            four_channels_3x3(p, corner, filter, bias, multiplier, shift, g * 4, out);
-                        }
-                        continue; /* groups * 4 == out_c here */
-                    }
-                }
                 if (!rev) {
                     for (ig = 0; ig < groups; ig++) {
                         four_channels(p, &win, filter, bias, multiplier, shift, ig * 4, out);
