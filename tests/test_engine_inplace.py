@@ -262,6 +262,19 @@ def test_add_with_broadcast_in_place(kernels: ctypes.CDLL) -> None:
     _check(kernels, b.graph("ADD", [x, z], y, {"fused_activation_function": "NONE"}), 2)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_dsp_add_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL, seed: int) -> None:
+    rng = np.random.default_rng(300 + seed)
+    b = _Builder()
+    x = b.add((1, 4, 5, 6), scale=float(rng.uniform(0.01, 0.2)), zp=int(rng.integers(-30, 30)))
+    other = (1, 1, 5, 1) if seed % 2 else (1, 4, 5, 6)
+    z = b.add(other, scale=float(rng.uniform(0.01, 0.2)), zp=int(rng.integers(-30, 30)),
+              data=rng.integers(-128, 128, size=other, dtype=np.int8))
+    y = b.add((1, 4, 5, 6), scale=float(rng.uniform(0.02, 0.3)), zp=int(rng.integers(-30, 30)))
+    activation = "RELU" if seed >= 2 else "NONE"
+    _check(dsp_kernels, b.graph("ADD", [x, z], y, {"fused_activation_function": activation}), seed, "arm_dsp", kernels)
+
+
 def test_data_movement_in_place(kernels: ctypes.CDLL) -> None:
     b = _Builder()
     x = b.add((1, 4, 5, 3))
