@@ -22,15 +22,12 @@
 #define EK_SLOT(k, which) ((((k) & ~3) << 1) | ((which) << 2) | (((k) & 1) << 1) | (((k) & 2) >> 1))
 
 /* Widen the patch of output pixel `pixel` for the group starting at input channel `group_base`. */
-static void im2col(const ek_conv_params_t *p, const int8_t *input, int32_t pixel, int32_t group_base,
+static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixel_t *pixel, int32_t group_base,
                    int32_t cols, int which, int16_t *col) {
     const int32_t fc = p->filter_in_c;
-    const int32_t ox = pixel % p->out_w;
-    const int32_t oy = (pixel / p->out_w) % p->out_h;
-    const int32_t b = pixel / (p->out_w * p->out_h);
-    const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-    const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-    const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c + group_base;
+    const int32_t in_y0 = pixel->y * p->stride_h - p->pad_h;
+    const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
+    const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
     const uint32_t offset2 = ek_dup16(p->input_offset);
     int32_t fy, fx, ic, k = 0;
 
@@ -209,20 +206,24 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
      * before the first pixel's next group is read, an order the planner's overlap does not allow. */
     const int pairs = groups == 1;
     int32_t i, g, oc, step;
+    ek_pixel_t pa = ek_pixel_first(p), pb;
 
     for (i = 0; i < pixels; i += step) {
         const int pair = pairs && i + 1 < pixels;
-        const int32_t pa = EK_REVERSE(i, pixels, p->reverse);
-        const int32_t pb = pair ? EK_REVERSE(i + 1, pixels, p->reverse) : pa;
-        int8_t *out_a = output + (size_t)pa * p->out_c;
-        int8_t *out_b = pair ? output + (size_t)pb * p->out_c : NULL;
+        int8_t *out_a = output + (size_t)ek_pixel_index(p, &pa) * p->out_c;
+        int8_t *out_b;
+        pb = pa;
+        if (pair) {
+            ek_pixel_next(p, &pb);
+        }
+        out_b = pair ? output + (size_t)ek_pixel_index(p, &pb) * p->out_c : NULL;
         step = pair ? 2 : 1;
         for (g = 0; g < groups; g++) {
             const int32_t first = g * per_group;
             const int32_t last = first + per_group;
             /* A lone pixel fills both halves, so that the second accumulators read defined values. */
-            im2col(p, input, pa, g * fc, cols, 0, scratch);
-            im2col(p, input, pb, g * fc, cols, 1, scratch);
+            im2col(p, input, &pa, g * fc, cols, 0, scratch);
+            im2col(p, input, &pb, g * fc, cols, 1, scratch);
             /* Every input of the block is in the scratch now: the channel order no longer matters. */
             for (oc = first; oc + 1 < last; oc += 2) {
                 channel_pair(p, filter + (size_t)oc * depth, depth, scratch, oc, bias, multiplier, shift, out_a,
@@ -233,5 +234,7 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                                out_b);
             }
         }
+        pa = pb;
+        ek_pixel_next(p, &pa);
     }
 }

@@ -169,18 +169,15 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int32_t rev = p->reverse;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int8_t *taps[EK_DW_MAX_TAPS];
+    ek_pixel_t q = ek_pixel_first(p);
     int32_t i, ig, fy, fx;
 
     memset(pad_row, (int)(int8_t)(-p->input_offset), (size_t)p->in_c);
-    for (i = 0; i < pixels; i++) {
-        const int32_t pixel = EK_REVERSE(i, pixels, rev);
-        const int32_t ox = pixel % p->out_w;
-        const int32_t oy = (pixel / p->out_w) % p->out_h;
-        const int32_t b = pixel / (p->out_w * p->out_h);
-        const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c;
-        int8_t *out = output + (size_t)pixel * p->out_c;
+    for (i = 0; i < pixels; i++, ek_pixel_next(p, &q)) {
+        const int32_t in_y0 = q.y * p->stride_h - p->pad_h;
+        const int32_t in_x0 = q.x * p->stride_w - p->pad_w;
+        const int8_t *in_batch = input + (size_t)q.b * p->in_h * p->in_w * p->in_c;
+        int8_t *out = output + (size_t)ek_pixel_index(p, &q) * p->out_c;
         int32_t n = 0;
         for (fy = 0; fy < p->filter_h; fy++) {
             const int32_t in_y = in_y0 + p->dilation_h * fy;
