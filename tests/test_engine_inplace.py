@@ -192,6 +192,27 @@ def test_convolutions_in_place(kernels: ctypes.CDLL, depthwise: bool, seed: int)
     _check(kernels, _conv_graph(np.random.default_rng(seed), depthwise), seed)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_dsp_grouped_convolution_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL,
+                                                          seed: int) -> None:
+    """CONV_2D with filter_in_c < in_c (groups): the DSP kernel's one-pixel-at-a-time path."""
+    rng = np.random.default_rng(400 + seed)
+    b = _Builder()
+    groups = int(rng.choice([2, 3]))
+    fc = int(rng.choice([1, 3, 4, 8]))
+    per_group = int(rng.choice([1, 2, 3]))
+    c, oc = groups * fc, groups * per_group
+    h, w = (int(v) for v in rng.integers(3, 8, size=2))
+    x = b.add((1, h, w, c), zp=int(rng.integers(-20, 20)))
+    f = b.add((oc, 3, 3, fc), scale=[0.01 * (i + 1) for i in range(oc)],
+              data=rng.integers(-127, 128, size=(oc, 3, 3, fc), dtype=np.int8))
+    bias = b.add((oc,), dtype="int32", scale=[0.0005] * oc, data=rng.integers(-500, 500, size=oc).astype(np.int32))
+    y = b.add((1, h, w, oc), scale=0.08, zp=int(rng.integers(-20, 20)))
+    options = {"padding": "SAME", "stride_h": 1, "stride_w": 1, "dilation_h_factor": 1, "dilation_w_factor": 1,
+               "fused_activation_function": "RELU"}
+    _check(dsp_kernels, b.graph("CONV_2D", [x, f, bias], y, options), seed, "arm_dsp", kernels)
+
+
 @pytest.mark.parametrize("seed", range(16))
 @pytest.mark.parametrize("depthwise", [False, True])
 def test_dsp_convolutions_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL,
