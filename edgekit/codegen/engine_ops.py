@@ -293,14 +293,16 @@ def _dsp_depthwise_fast(params: dict[str, Any]) -> bool:
 
 def kernel_scratch_bytes(low: Lowered, family: str) -> int:
     """Working memory a kernel variant needs for this layer (firmware ek_dsp.h). The Arm DSP CONV_2D
-    widens two input patches to int16: 2 x EK_CONV_COLS(filter_h, filter_w, filter_in_c) values; its
+    widens two input patches to int16: 2 x EK_CONV_COLS(filter_h, filter_w, filter_in_c) values (3 when
+    filter_in_c % 4 != 0: a staging row); its
     DEPTHWISE_CONV_2D keeps a row of in_c input zero points for the taps in the padding."""
     if family != "arm_dsp":
         return 0
     params = dict(low.params)
     if low.kernel == "conv_2d.c":
         cols = -(-int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]) // 4) * 4
-        return 2 * cols * 2
+        rows = 2 if int(params["filter_in_c"]) % 4 == 0 else 3  # + a staging row for narrow inputs
+        return rows * cols * 2
     if low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(params):
         return -(-int(params["in_c"]) // 4) * 4
     return 0

@@ -9,8 +9,8 @@
  * channel pairs interleaved per 4 taps), so one pointer walks both channels of a pair.
  * SXTB16 splits 4 weight bytes into halfwords (w0, w2) and (w1, w3), so the patches are stored in the
  * same order and interleaved per group of 4 taps: [a0 a2 a1 a3 b0 b2 b1 b3] for pixels a and b, which
- * lets one pointer walk both. `scratch` holds 2 * EK_CONV_COLS(...) int16 (the generator puts it in
- * the arena: engine_ops mirrors the size).
+ * lets one pointer walk both. `scratch` holds 2 * EK_CONV_COLS(...) int16, plus one more row for staging
+ * when filter_in_c % 4 != 0 (the generator puts it in the arena: engine_ops mirrors the size).
  *
  * Write order: all inputs of both pixels are read into the scratch before any of their outputs is
  * written, and pixel pairs follow the reference order (reversed when `reverse` is set), so the
@@ -29,6 +29,7 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
     const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
     const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
     const uint32_t offset2 = ek_dup16(p->input_offset);
+    int16_t *lin = col + 2 * cols; /* staging row, used when fc % 4 != 0 */
     int32_t fy, fx, ic, k = 0;
 
     for (fy = 0; fy < p->filter_h; fy++) {
@@ -52,15 +53,36 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
                     dst += 4;
                 }
                 k += fc;
+            } else if (inside) {
+                /* Channels not a multiple of 4: in tap order into the staging row, reordered below. */
+                for (ic = 0; ic < fc; ic++) {
+                    lin[k++] = (int16_t)((int32_t)px[ic] + p->input_offset);
+                }
             } else {
-                for (ic = 0; ic < fc; ic++, k++) {
-                    col[EK_SLOT(k, which)] = (int16_t)(inside ? (int32_t)px[ic] + p->input_offset : 0);
+                for (ic = 0; ic < fc; ic++) {
+                    lin[k++] = 0;
                 }
             }
         }
     }
-    for (; k < cols; k++) {
-        col[EK_SLOT(k, which)] = 0;
+    if ((fc & 3) != 0) {
+        /* Groups of 4 from the staging row into the SXTB16 order: (x0, x2) and (x1, x3). */
+        uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(0, which));
+        int32_t g4;
+        for (; k < cols; k++) {
+            lin[k] = 0;
+        }
+        for (g4 = 0; g4 < cols; g4 += 4) {
+            const uint32_t a = ek_load32(lin + g4);     /* x0 | x1 << 16 */
+            const uint32_t b = ek_load32(lin + g4 + 2); /* x2 | x3 << 16 */
+            dst[0] = (a & 0xFFFFu) | (b << 16);
+            dst[1] = (a >> 16) | (b & 0xFFFF0000u);
+            dst += 4;
+        }
+    } else {
+        for (; k < cols; k++) {
+            col[EK_SLOT(k, which)] = 0;
+        }
     }
 }
 
