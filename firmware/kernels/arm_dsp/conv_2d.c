@@ -114,9 +114,18 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
 EK_INLINE void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
                              const int8_t *shift, int8_t *out_a, int8_t *out_b) {
     const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
-    out_a[oc] = ek_clamp_s8(ek_requant_apply(&q, sa) + p->output_offset, p->act_min, p->act_max);
-    if (out_b != NULL) {
-        out_b[oc] = ek_clamp_s8(ek_requant_apply(&q, sb) + p->output_offset, p->act_min, p->act_max);
+    const int32_t ra = ek_requant_apply(&q, sa) + p->output_offset;
+    const int32_t rb = ek_requant_apply(&q, sb) + p->output_offset;
+    if (ek_full_range(p->act_min, p->act_max)) {
+        out_a[oc] = ek_sat_s8(ra);
+        if (out_b != NULL) {
+            out_b[oc] = ek_sat_s8(rb);
+        }
+    } else {
+        out_a[oc] = ek_clamp_s8(ra, p->act_min, p->act_max);
+        if (out_b != NULL) {
+            out_b[oc] = ek_clamp_s8(rb, p->act_min, p->act_max);
+        }
     }
 }
 

@@ -34,9 +34,13 @@ typedef struct {
     int32_t in_y0, in_x0, fy_start, fy_end, fx_start, fx_end;
 } window_t;
 
-EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
+EK_INLINE int32_t requant_raw(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
     const ek_requant_t q = ek_requant_setup(mult, shift);
-    return ek_clamp_s8(ek_requant_apply(&q, acc) + p->output_offset, p->act_min, p->act_max);
+    return ek_requant_apply(&q, acc) + p->output_offset;
+}
+
+EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
+    return ek_clamp_s8(requant_raw(acc, mult, shift, p), p->act_min, p->act_max);
 }
 
 /* One filter tap for 4 channels: input bytes at in + c, weights at f (advanced by 4). On a DSP core one
@@ -85,10 +89,17 @@ EK_INLINE void store_four(const ek_conv_params_t *p, const int32_t *bias, const 
         s2 += bias[c + 2];
         s3 += bias[c + 3];
     }
-    out[c] = requant(s0, multiplier[c], shift[c], p);
-    out[c + 1] = requant(s1, multiplier[c + 1], shift[c + 1], p);
-    out[c + 2] = requant(s2, multiplier[c + 2], shift[c + 2], p);
-    out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
+    if (ek_full_range(p->act_min, p->act_max)) {
+        out[c] = ek_sat_s8(requant_raw(s0, multiplier[c], shift[c], p));
+        out[c + 1] = ek_sat_s8(requant_raw(s1, multiplier[c + 1], shift[c + 1], p));
+        out[c + 2] = ek_sat_s8(requant_raw(s2, multiplier[c + 2], shift[c + 2], p));
+        out[c + 3] = ek_sat_s8(requant_raw(s3, multiplier[c + 3], shift[c + 3], p));
+    } else {
+        out[c] = requant(s0, multiplier[c], shift[c], p);
+        out[c + 1] = requant(s1, multiplier[c + 1], shift[c + 1], p);
+        out[c + 2] = requant(s2, multiplier[c + 2], shift[c + 2], p);
+        out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
+    }
 }
 
 /* Fast path, channels c .. c + 3 of one pixel: `taps` holds each tap's input pixel (or the padding

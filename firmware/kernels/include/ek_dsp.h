@@ -181,4 +181,16 @@ EK_INLINE int8_t ek_clamp_s8(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)v;
 }
 
+/* The clamp for the usual activation range [-128, 127] (no activation, or RELU with zero point -128):
+ * one SSAT instead of two compares and two conditional moves. Kernels test the range once per call. */
+EK_INLINE int8_t ek_sat_s8(int32_t v) {
+#if EK_HAS_DSP
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+#endif
+}
+
+EK_INLINE int ek_full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
+
 #endif /* EK_DSP_H */
