@@ -163,7 +163,10 @@ def _conv_graph(rng: np.random.Generator, depthwise: bool, wide: bool = False) -
     b = _Builder()
     h, w = (int(v) for v in rng.integers(2, 10, size=2))
     c = int(rng.choice([1, 3, 4, 5, 8, 12, 16, 19])) if wide else int(rng.integers(1, 6))
-    dm = int(rng.integers(1, 3)) if depthwise else 1
+    if wide:
+        dm = int(rng.choice([1, 2, 4, 8])) if depthwise else 1
+    else:
+        dm = int(rng.integers(1, 3)) if depthwise else 1
     oc = c * dm if depthwise else (int(rng.choice([1, 2, 3, 7, 8, 16])) if wide else int(rng.integers(1, 6)))
     kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
     sh, sw = (int(v) for v in rng.integers(1, 3, size=2))
@@ -213,7 +216,7 @@ def test_dsp_grouped_convolution_in_place_equal_reference(kernels: ctypes.CDLL, 
     _check(dsp_kernels, b.graph("CONV_2D", [x, f, bias], y, options), seed, "arm_dsp", kernels)
 
 
-@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("seed", range(24))
 @pytest.mark.parametrize("depthwise", [False, True])
 def test_dsp_convolutions_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL,
                                                    depthwise: bool, seed: int) -> None:

@@ -287,7 +287,8 @@ DW_MAX_TAPS = 25  # EK_DW_MAX_TAPS in firmware/kernels/include/ek_dsp.h
 
 def _dsp_depthwise_fast(params: dict[str, Any]) -> bool:
     """EK_DW_FAST: the Arm DSP DEPTHWISE_CONV_2D's fast path, with packed weights and a padding row."""
-    return (int(params["depth_multiplier"]) == 1 and int(params["out_c"]) % 4 == 0
+    dm = int(params["depth_multiplier"])
+    return ((dm == 1 or dm % 4 == 0) and int(params["out_c"]) % 4 == 0
             and int(params["filter_h"]) * int(params["filter_w"]) <= DW_MAX_TAPS)
 
 

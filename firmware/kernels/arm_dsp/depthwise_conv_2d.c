@@ -1,8 +1,9 @@
 /* DEPTHWISE_CONV_2D, int8, per-channel requantization: the Arm DSP version of
  * reference/depthwise_conv_2d.c, with the same results bit for bit.
  *
- * Fast path (EK_DW_FAST: depth multiplier 1, channels a multiple of 4, up to EK_DW_MAX_TAPS taps):
- * four neighbouring channels share one 32-bit load of input and of weights per filter tap; SXTAB16
+ * Fast path (EK_DW_FAST: depth multiplier 1 or 4k, channels a multiple of 4, up to EK_DW_MAX_TAPS taps):
+ * four neighbouring channels share one 32-bit load of input (with a multiplier 4k: one input byte,
+ * duplicated into both halfwords with PKHBT) and of weights per filter tap; SXTAB16
  * widens the input and adds the offset, SXTB16 widens the weights, SMLABB/SMLATT multiply the even and
  * odd lanes (10 instructions for 4 MACs). Per output pixel a table holds each tap's input pixel; a tap
  * in the padding points at a row of input zero points in `scratch` instead, which contributes
@@ -65,7 +66,38 @@ EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_par
                 : [pin] "r"(in), [pc] "r"(c), [off] "r"(offset2)                                  \
                 : "memory");                                                                     \
     } while (0)
+/* The same for a depth multiplier that is a multiple of 4: the 4 channels read one input channel `ic`,
+ * its value (offset added) in both halfwords. */
+#define EK_DW_TAP_SHARED(in, ic, f)                                                              \
+    do {                                                                                         \
+        uint32_t x_, w_, w02_;                                                                   \
+        __asm__("ldrsb %[x], [%[pin], %[pc]]\n\t"                                                \
+                "ldr %[w], [%[pf]], #4\n\t"                                                      \
+                "add %[x], %[x], %[offs]\n\t"                                                    \
+                "pkhbt %[x], %[x], %[x], lsl #16\n\t"                                            \
+                "sxtb16 %[w02], %[w]\n\t"                                                        \
+                "sxtb16 %[w], %[w], ror #8\n\t"                                                  \
+                "smlabb %[s0], %[w02], %[x], %[s0]\n\t"                                          \
+                "smlatt %[s2], %[w02], %[x], %[s2]\n\t"                                          \
+                "smlabb %[s1], %[w], %[x], %[s1]\n\t"                                            \
+                "smlatt %[s3], %[w], %[x], %[s3]"                                                 \
+                : [x] "=&r"(x_), [w] "=&r"(w_), [w02] "=&r"(w02_), [s0] "+r"(s0), [s1] "+r"(s1),     \
+                  [s2] "+r"(s2), [s3] "+r"(s3), [pf] "+r"(f)                                     \
+                : [pin] "r"(in), [pc] "r"(ic), [offs] "r"(p->input_offset)                       \
+                : "memory");                                                                     \
+    } while (0)
 #else
+#define EK_DW_TAP_SHARED(in, ic, f)                                                             \
+    do {                                                                                        \
+        const uint32_t x_ = ek_dup16((int32_t)(in)[ic] + p->input_offset);                      \
+        const uint32_t w_ = ek_load32(f);                                                       \
+        const uint32_t w02_ = ek_sxtb16(w_), w13_ = ek_sxtb16_ror8(w_);                         \
+        (f) += 4;                                                                               \
+        s0 = ek_smlabb(w02_, x_, s0);                                                           \
+        s2 = ek_smlatt(w02_, x_, s2);                                                           \
+        s1 = ek_smlabb(w13_, x_, s1);                                                           \
+        s3 = ek_smlatt(w13_, x_, s3);                                                           \
+    } while (0)
 #define EK_DW_TAP(in, c, f)                                                                     \
     do {                                                                                        \
         const uint32_t x_ = ek_load32((in) + (c));                                              \
@@ -109,7 +141,15 @@ static void four_channels_fast(const ek_conv_params_t *p, const int8_t *const *t
                                int8_t *out) {
     const uint32_t offset2 = ek_dup16(p->input_offset);
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    if (ntaps == 9) {
+    if (p->depth_multiplier != 1) {
+        /* Depth multiplier 4k: output channels c .. c + 3 all read input channel c / dm. */
+        const int32_t ic = c / p->depth_multiplier;
+        int32_t t;
+        (void)offset2;
+        for (t = 0; t < ntaps; t++) {
+            EK_DW_TAP_SHARED(taps[t], ic, f);
+        }
+    } else if (ntaps == 9) {
         EK_DW_TAP(taps[0], c, f);
         EK_DW_TAP(taps[1], c, f);
         EK_DW_TAP(taps[2], c, f);

@@ -88,12 +88,13 @@ EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x) { return ek_sxtab16(a
  * The DSP CONV_2D needs 2 patches of scratch (edgekit/codegen/engine_ops.py mirrors this). */
 #define EK_CONV_COLS(h, w, c) ((((h) * (w) * (c)) + 3) & ~3)
 
-/* The Arm DSP DEPTHWISE_CONV_2D's fast path: depth multiplier 1, channels a multiple of 4, at most
- * EK_DW_MAX_TAPS filter taps. Its weights are packed by the generator (engine_ops mirrors this) and
- * its scratch holds in_c bytes of the input zero point. */
+/* The Arm DSP DEPTHWISE_CONV_2D's fast path: depth multiplier 1 or a multiple of 4, channels a multiple
+ * of 4, at most EK_DW_MAX_TAPS filter taps. Its weights are packed by the generator (engine_ops
+ * mirrors this) and its scratch holds in_c bytes of the input zero point. */
 #define EK_DW_MAX_TAPS 25
-#define EK_DW_FAST(p) \
-    ((p)->depth_multiplier == 1 && ((p)->out_c & 3) == 0 && (p)->filter_h * (p)->filter_w <= EK_DW_MAX_TAPS)
+#define EK_DW_FAST(p)                                                                          \
+    (((p)->depth_multiplier == 1 || ((p)->depth_multiplier & 3) == 0) && ((p)->out_c & 3) == 0 && \
+     (p)->filter_h * (p)->filter_w <= EK_DW_MAX_TAPS)
 
 /* An output pixel (batch, row, column) walked in flat order, forward or backward, without divisions. */
 typedef struct {
