@@ -163,10 +163,8 @@ def _conv_graph(rng: np.random.Generator, depthwise: bool, wide: bool = False) -
     b = _Builder()
     h, w = (int(v) for v in rng.integers(2, 10, size=2))
     c = int(rng.choice([1, 3, 4, 5, 8, 12, 16, 19])) if wide else int(rng.integers(1, 6))
-    if wide:
-        dm = int(rng.choice([1, 2, 4, 8])) if depthwise else 1
-    else:
-        dm = int(rng.integers(1, 3)) if depthwise else 1
+    dm_choices = [1, 2, 4, 8] if wide else [1, 2]  # 4 and 8: the DSP kernel's shared-input path
+    dm = int(rng.choice(dm_choices)) if depthwise else 1
     oc = c * dm if depthwise else (int(rng.choice([1, 2, 3, 7, 8, 16])) if wide else int(rng.integers(1, 6)))
     kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
     sh, sw = (int(v) for v in rng.integers(1, 3, size=2))
