@@ -220,22 +220,39 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int32_t rev = p->reverse;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int8_t *taps[EK_DW_MAX_TAPS];
+    int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
+    /* A window wholly inside the input starts at in_y0 in [0, y_last] and in_x0 in [0, x_last]. */
+    const int32_t y_last = p->in_h - 1 - p->dilation_h * (p->filter_h - 1);
+    const int32_t x_last = p->in_w - 1 - p->dilation_w * (p->filter_w - 1);
     ek_pixel_t q = ek_pixel_first(p);
-    int32_t i, ig, fy, fx;
+    int32_t i, ig, fy, fx, n = 0;
 
     memset(pad_row, (int)(int8_t)(-p->input_offset), (size_t)p->in_c);
+    for (fy = 0; fy < p->filter_h; fy++) {
+        for (fx = 0; fx < p->filter_w; fx++, n++) {
+            offsets[n] = (p->dilation_h * fy * p->in_w + p->dilation_w * fx) * p->in_c;
+        }
+    }
     for (i = 0; i < pixels; i++, ek_pixel_next(p, &q)) {
         const int32_t in_y0 = q.y * p->stride_h - p->pad_h;
         const int32_t in_x0 = q.x * p->stride_w - p->pad_w;
         const int8_t *in_batch = input + (size_t)q.b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + (size_t)ek_pixel_index(p, &q) * p->out_c;
-        int32_t n = 0;
-        for (fy = 0; fy < p->filter_h; fy++) {
-            const int32_t in_y = in_y0 + p->dilation_h * fy;
-            for (fx = 0; fx < p->filter_w; fx++, n++) {
-                const int32_t in_x = in_x0 + p->dilation_w * fx;
-                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                taps[n] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+        n = 0;
+        if (in_y0 >= 0 && in_y0 <= y_last && in_x0 >= 0 && in_x0 <= x_last) {
+            /* Interior pixel: one add per tap. */
+            const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
+            for (n = 0; n < ntaps; n++) {
+                taps[n] = corner + offsets[n];
+            }
+        } else {
+            for (fy = 0; fy < p->filter_h; fy++) {
+                const int32_t in_y = in_y0 + p->dilation_h * fy;
+                for (fx = 0; fx < p->filter_w; fx++, n++) {
+                    const int32_t in_x = in_x0 + p->dilation_w * fx;
+                    const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                    taps[n] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+                }
             }
         }
         for (ig = 0; ig < groups; ig++) {
