@@ -34,23 +34,27 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
 
     for (fy = 0; fy < p->filter_h; fy++) {
         const int32_t in_y = in_y0 + p->dilation_h * fy;
+        const int row_inside = in_y >= 0 && in_y < p->in_h;
+        const int8_t *row = in_batch + (size_t)(row_inside ? in_y : 0) * p->in_w * p->in_c;
         for (fx = 0; fx < p->filter_w; fx++) {
             const int32_t in_x = in_x0 + p->dilation_w * fx;
-            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-            const int8_t *px = in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c;
+            const int inside = row_inside && in_x >= 0 && in_x < p->in_w;
+            const int8_t *px = row + (size_t)(inside ? in_x : 0) * p->in_c;
             if ((fc & 3) == 0) {
                 /* k is a multiple of 4 here: whole groups, widened 4 at a time. */
                 uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(k, which));
-                for (ic = 0; ic < fc; ic += 4) {
-                    if (inside) {
-                        const uint32_t v = ek_load32(px + ic);
+                uint32_t *const end = dst + fc; /* fc / 4 groups of 4 words (2 per pixel) */
+                if (inside) {
+                    for (; dst != end; dst += 4, px += 4) {
+                        const uint32_t v = ek_load32(px);
                         dst[0] = ek_sxtab16(offset2, v);
                         dst[1] = ek_sxtab16_ror8(offset2, v);
-                    } else {
+                    }
+                } else {
+                    for (; dst != end; dst += 4) {
                         dst[0] = 0;
                         dst[1] = 0;
                     }
-                    dst += 4;
                 }
                 k += fc;
             } else if (inside) {
