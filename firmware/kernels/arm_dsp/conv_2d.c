@@ -93,16 +93,18 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
 #if EK_HAS_DSP && defined(__GNUC__)
 /* One group of 4 taps of a channel pair against both patches, as assembly: written with intrinsics,
  * gcc keeps a loop counter and pointer on the stack and orders the loads apart (27 model cycles per
- * group against 21 here). a..d: s00, s01, s10, s11; t0/t1 the two channels' 4 weights, t2/t3 their
- * even halves, t0/t1 then the odd ones; t4/t5 one patch's two halfword pairs. */
+ * group against 20 here: the first four loads back to back pipeline). a..d: s00, s01, s10, s11;
+ * t0/t1 the two channels' 4 weights, t2/t3 their even halves, t0/t1 then the odd ones; t4/t5 one
+ * patch's two halfword pairs. */
 #define EK_CONV_GROUP_ASM                                                                          \
     "ldr %[t0], [%[w]], #4\n\t"                                                                    \
     "ldr %[t1], [%[w]], #4\n\t"                                                                    \
+    "ldr %[t4], [%[x]], #4\n\t"                                                                    \
+    "ldr %[t5], [%[x]], #4\n\t"                                                                    \
     "sxtb16 %[t2], %[t0]\n\t"                                                                      \
     "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
     "sxtb16 %[t3], %[t1]\n\t"                                                                      \
     "sxtb16 %[t1], %[t1], ror #8\n\t"                                                              \
-    "ldrd %[t4], %[t5], [%[x]], #8\n\t"                                                            \
     "smlad %[a], %[t2], %[t4], %[a]\n\t"                                                           \
     "smlad %[a], %[t0], %[t5], %[a]\n\t"                                                           \
     "smlad %[b], %[t3], %[t4], %[b]\n\t"                                                           \
@@ -153,7 +155,7 @@ static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t dep
         uint32_t t0, t1, t2, t3, t4, t5;
         /* Two groups per iteration (an odd one first). Weights with single loads (the packed array
          * has no alignment guarantee, and LDR may be unaligned, LDRD may not); the scratch is
-         * 8-byte aligned, hence LDRD for both halfword pairs of a patch. */
+         * 8-byte aligned, so the second patch's pair can be one LDRD. */
         __asm__ volatile(
             "tst %[n], #1\n\t"
             "beq 2f\n\t"
