@@ -62,6 +62,15 @@ def test_generated_folder_takes_dsp_files_and_falls_back_op_by_op() -> None:
     assert generate_engine(graph, "kws", "arm_dsp") == dsp  # byte-identical outputs for the same inputs
 
 
+def test_export_c_with_dsp_kernels(tmp_path: Path) -> None:
+    from edgekit.export import export_c
+
+    written = export_c(shared_model(KWS), tmp_path / "out", "kws", family="arm_dsp")
+    names = {p.name for p in written}
+    assert {"kws.c", "kws.h", "ek_dsp.h", "ek_conv_2d.c"} <= names
+    assert (tmp_path / "out" / "ek_conv_2d.c").read_bytes() == (KERNELS / "arm_dsp" / "conv_2d.c").read_bytes()
+
+
 def test_scratch_is_in_the_arena_plan() -> None:
     graph = read_tflite(shared_model(RESNET))
     ref, dsp = build_engine(graph), build_engine(graph, family="arm_dsp")
