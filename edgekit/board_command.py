@@ -72,7 +72,7 @@ def build_boards(
     model: Path, source: Path, boards: Sequence[str], opt: str, out: Path | None, targets_dirs: Sequence[str | Path]
 ) -> list[Path]:
     """`edgekit firmware`: the engine built for each board, not run. Returns the folders written."""
-    from edgekit.codegen.engine import generate_engine
+    from edgekit.codegen.engine import generate_engine, target_kernel_family
     from edgekit.codegen.engine_host import write_folder
     from edgekit.firmware import build_firmware
     from edgekit.on_board import random_inputs
@@ -82,7 +82,7 @@ def build_boards(
     for target in targets:
         with tempfile.TemporaryDirectory(prefix="edgekit-board-") as tmp:
             work = Path(tmp)
-            engine_dir = write_folder(generate_engine(graph, "model"), work / "engine")
+            engine_dir = write_folder(generate_engine(graph, "model", target_kernel_family(target)), work / "engine")
             build_firmware(engine_dir, target, random_inputs(graph), work / "firmware", opt=opt)
             with staged_output(base / target.name) as staged:
                 _keep(work, staged)

@@ -232,12 +232,16 @@ def export_tflm(model: Path, out: Path, name: str) -> int:
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--name", default="model", show_default=True, help="Prefix of the files and C symbols.")
-def export_c(model: Path, out: Path, name: str) -> int:
+@click.option("--kernels", type=click.Choice(["reference", "arm_dsp"]), default="reference", show_default=True,
+              help="Kernel family: portable C, or Arm DSP (SMLAD) for Cortex-M4/M7/M33.")
+def export_c(model: Path, out: Path, name: str, kernels: str) -> int:
     """edgekit's own C engine for an int8 MODEL.tflite: no interpreter, static arena, bit-exact with TFLM.
 
     \b
     Writes NAME.h / NAME.c (int NAME_invoke(const int8_t *in, int8_t *out), NAME_ARENA_SIZE, ...)
-    and the kernels the model needs; the folder compiles on its own (cc -c *.c).
+    and the kernels the model needs; the folder compiles on its own (cc -c *.c). With --kernels
+    arm_dsp the kernels that have a DSP version use it (same results; build with -mcpu=cortex-m4 or
+    another core with the DSP extension for the fast path, other compilers get portable C).
 
     \b
     Example:
@@ -245,7 +249,7 @@ def export_c(model: Path, out: Path, name: str) -> int:
     """
     from edgekit.export import export_c as run_export
 
-    for written in run_export(model, out, name):
+    for written in run_export(model, out, name, family=kernels):
         click.echo(str(written))
     return EXIT_OK
 

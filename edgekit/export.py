@@ -35,8 +35,9 @@ def export_tflm(model: str | Path, out: str | Path, name: str = "model") -> list
     return [out_dir / filename for filename in sorted(files)]
 
 
-def export_c(model: str | Path, out: str | Path, name: str = "model") -> list[Path]:
-    """Write edgekit's generated C engine for `model` into `out` (compiles on its own: cc -c *.c)."""
+def export_c(model: str | Path, out: str | Path, name: str = "model", family: str = "reference") -> list[Path]:
+    """Write edgekit's generated C engine for `model` into `out` (compiles on its own: cc -c *.c), with
+    the kernels of `family` (edgekit.codegen.engine.KERNEL_FAMILIES)."""
     from edgekit.codegen.engine import generate_engine
     from edgekit.ir.tflite_reader import parse_tflite
     from edgekit.outdir import staged_output
@@ -45,7 +46,7 @@ def export_c(model: str | Path, out: str | Path, name: str = "model") -> list[Pa
     data = _read_tflite(path)
     graph = parse_tflite(data, path=path)
     try:
-        files = generate_engine(graph, name)
+        files = generate_engine(graph, name, family)
     except EdgekitError as exc:
         raise EdgekitError(path, exc.problem) from None
     with staged_output(out_dir) as staged:

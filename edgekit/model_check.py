@@ -86,11 +86,21 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
     missing = unsupported(graph, engine)
     arena_figures: dict[str, Any] | None = None
     if engine == "edgekit" and not missing:
-        footprint = engine_footprint(graph)
+        from edgekit.codegen.engine import target_kernel_family
+
+        # Per kernel family: the Arm DSP kernels' scratch is part of their arena, their code differs.
+        footprints: dict[str, budget.EngineFootprint] = {}
+
+        def footprint(board: Target) -> budget.EngineFootprint:
+            family = target_kernel_family(board)
+            if family not in footprints:
+                footprints[family] = engine_footprint(graph, family=family)
+            return footprints[family]
+
         # A Raspberry Pi runs the model with LiteRT whatever the microcontroller engine: its coarse check.
         linux = budget.ModelFootprint(len(model_bytes), plan.arena_bytes, budget.PLANNED)
         verdicts = [
-            budget.edgekit_verdict(board, footprint) if board.is_mcu else budget.tflm_verdict(board, linux)
+            budget.edgekit_verdict(board, footprint(board)) if board.is_mcu else budget.tflm_verdict(board, linux)
             for board in boards
         ]
     elif missing:
@@ -135,18 +145,19 @@ def measure_arena(model_bytes: bytes, path: Path):  # -> TflmArena
         raise EdgekitError(path, f"the tflite-micro interpreter cannot run this model: {text}") from None
 
 
-def engine_footprint(graph: Graph, run: Any = None) -> budget.EngineFootprint:
-    """edgekit engine figures: from a firmware run when given, else from the generated code."""
+def engine_footprint(graph: Graph, run: Any = None, family: str = "reference") -> budget.EngineFootprint:
+    """edgekit engine figures for the kernels of `family` (the run's, when a firmware run is given):
+    from the run when given, else from the generated code."""
     from edgekit.codegen.engine import build_engine, generate_engine
     from edgekit.codegen.engine_size import measure_engine_sizes
 
-    model = build_engine(graph)
+    model = build_engine(graph, family=family)
     if run is not None:
         return budget.EngineFootprint(
             model.arena_bytes, model.const_bytes(), None, run.result.flash_bytes, run.result.ram_bytes
         )
     try:
-        code: int | None = measure_engine_sizes(generate_engine(graph)).text_bytes
+        code: int | None = measure_engine_sizes(generate_engine(graph, family=family)).text_bytes
     except RuntimeError:
         code = None
     return budget.EngineFootprint(model.arena_bytes, model.const_bytes(), code)

@@ -95,18 +95,26 @@ def run_on_board(
     inputs: np.ndarray | None = None,
     opt: str = "-O2",
     timeout_s: float = 300.0,
+    family: str | None = None,
 ) -> BoardRun:
     """Generate, build for `target`, emulate and compare. Writes the engine, firmware and host
-    build under `work_dir`. Raises EdgekitError (bad input, no toolchain) or EmulationError."""
-    from edgekit.codegen.engine import generate_engine
+    build under `work_dir`. `family`: the kernel folder (default: the target core's, see
+    edgekit.codegen.engine.kernel_family); the host build always uses the reference kernels.
+    Raises EdgekitError (bad input, no toolchain) or EmulationError."""
+    from edgekit.codegen.engine import generate_engine, target_kernel_family
     from edgekit.codegen.engine_host import write_folder
     from edgekit.emulate import run_firmware
     from edgekit.firmware import build_firmware, run_host
 
     if inputs is None:
         inputs = random_inputs(graph)
-    engine_dir = write_folder(generate_engine(graph, "model"), work_dir / "engine")
+    family = family or target_kernel_family(target)
+    engine_dir = write_folder(generate_engine(graph, "model", family), work_dir / "engine")
     build = build_firmware(engine_dir, target, inputs, work_dir / "firmware", opt=opt)
     result = run_firmware(build, target, timeout_s=timeout_s)
-    host = run_host(engine_dir, inputs, work_dir / "host")
+    # The host runs the reference kernels: the spec the target's kernel family must equal.
+    host_dir = engine_dir
+    if family != "reference":
+        host_dir = write_folder(generate_engine(graph, "model"), work_dir / "engine_reference")
+    host = run_host(host_dir, inputs, work_dir / "host")
     return BoardRun(target.name, result, inputs, host, tflm_reference(model_bytes, graph, inputs), build)

@@ -20,8 +20,14 @@ Columns:
 TFLM instruction counts next to ours are QUOTED from ../shared/TOOLCHAIN.md (TFLM at commit 90b983c,
 measured on another occasion), not measured by this script.
 
+Kernel families (--kernels): each board runs the portable reference kernels and, where its core has an
+optimized family (Arm DSP on M4/M7/M33, edgekit.codegen.engine.kernel_family), that family too; a
+second table puts the two side by side (instructions, estimated cycles, cycles/MAC, reference/optimized
+ratio). Both must give outputs equal to the host reference build and to the tflite-micro interpreter.
+
 Run: .venv/bin/python scripts/bench_engine.py [--models kws,vww,resnet,person_detect]
-        [--boards nucleo-l4r5zi,stm32f746g-disco,nucleo-u575zi,corstone-300] [--out build/bench_engine.json]
+        [--boards nucleo-l4r5zi,stm32f746g-disco,nucleo-u575zi,corstone-300] [--kernels reference,target]
+        [--out build/bench_engine.json]
 """
 
 from __future__ import annotations
@@ -209,16 +215,32 @@ def pick_boards(spec: str | None) -> list[str]:
     return [CORE_ALIASES.get(n.lower(), n) for n in names]
 
 
+def pick_families(spec: str, target: Any) -> list[str]:
+    """The kernel families to run on `target`: "target" means the core's own (kernel_family)."""
+    from edgekit.codegen.engine import KERNEL_FAMILIES, target_kernel_family
+
+    families: list[str] = []
+    for name in (s.strip() for s in spec.split(",") if s.strip()):
+        family = target_kernel_family(target) if name == "target" else name
+        if family not in KERNEL_FAMILIES:
+            sys.exit(f"bench_engine: unknown kernel family {name!r}; use target or {', '.join(KERNEL_FAMILIES)}")
+        if family not in families:
+            families.append(family)
+    return families
+
+
 def bench_one(
     key: str, path: Path, model_bytes: bytes, graph: Any, macs: int, engine: Any, target: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
     from edgekit.on_board import random_inputs, run_on_board
 
+    family = engine.family
     inputs = random_inputs(graph, args.inputs)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-engine-") as tmp:
-        work = Path(args.keep) / key / target.name if args.keep else Path(tmp)
-        run = run_on_board(model_bytes, graph, target, work, inputs=inputs, opt=args.opt, timeout_s=args.timeout)
+        work = Path(args.keep) / key / target.name / family if args.keep else Path(tmp)
+        run = run_on_board(model_bytes, graph, target, work, inputs=inputs, opt=args.opt, timeout_s=args.timeout,
+                           family=family)
         flash = flash_split(run.build, engine.const_bytes())
     total_s = time.perf_counter() - started
     res = run.result
@@ -228,6 +250,7 @@ def bench_one(
         "model": key,
         "file": str(path),
         "board": target.name,
+        "kernels": family,
         "core": target.core,
         "clock_mhz": target.clock_mhz,
         "flash_wait_states": target.flash_wait_states,
@@ -285,6 +308,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     headers = [
         "model",
         "board",
+        "kernels",
         "core",
         "MHz",
         "MACs",
@@ -310,6 +334,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             [
                 r["model"],
                 r["board"],
+                r["kernels"],
                 r["core"].replace("cortex-", ""),
                 f"{r['clock_mhz']:g}",
                 _m(r["macs"]),
@@ -329,6 +354,56 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 {True: "yes", False: "NO", None: "n/a"}[r["outputs_equal_to_tflm"]],
             ]
         )
+    _print_rows(headers, table, numeric_from=4)
+
+
+def comparison_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reference kernels next to the optimized family, per model and board that ran both."""
+    out = []
+    for r in rows:
+        if r["kernels"] == "reference":
+            continue
+        ref = next((x for x in rows if x["model"] == r["model"] and x["board"] == r["board"]
+                    and x["kernels"] == "reference"), None)
+        if ref is None:
+            continue
+        cyc_ref, cyc_opt = ref["estimated_cycles"], r["estimated_cycles"]
+        out.append({
+            "model": r["model"],
+            "board": r["board"],
+            "core": r["core"],
+            "kernels": r["kernels"],
+            "macs": r["macs"],
+            "reference_instructions": ref["instructions"],
+            "optimized_instructions": r["instructions"],
+            "instructions_ratio": ref["instructions"] / r["instructions"],
+            "reference_estimated_cycles": cyc_ref,
+            "optimized_estimated_cycles": cyc_opt,
+            "reference_cycles_per_mac": ref["cycles_per_mac"],
+            "optimized_cycles_per_mac": r["cycles_per_mac"],
+            "cycles_ratio": None if not cyc_ref or not cyc_opt else cyc_ref / cyc_opt,
+            "reference_arena_bytes": ref["arena_bytes"],
+            "optimized_arena_bytes": r["arena_bytes"],
+            "reference_engine_code_bytes": ref["flash"]["engine_code_bytes"],
+            "optimized_engine_code_bytes": r["flash"]["engine_code_bytes"],
+        })
+    return out
+
+
+def print_comparison(comp: list[dict[str, Any]]) -> None:
+    def f2(v: float | None, suffix: str = "") -> str:
+        return "-" if v is None else f"{v:.2f}{suffix}"
+
+    headers = ["model", "board", "kernels", "MACs", "instr ref", "instr opt", "ratio", "est cyc ref", "est cyc opt",
+               "cyc/MAC ref", "cyc/MAC opt", "ratio", "arena ref", "arena opt", "code ref", "code opt"]
+    table = [
+        [c["model"], c["board"], c["kernels"], _m(c["macs"]), _m(c["reference_instructions"]),
+         _m(c["optimized_instructions"]), f2(c["instructions_ratio"], "x"), _m(c["reference_estimated_cycles"]),
+         _m(c["optimized_estimated_cycles"]), f2(c["reference_cycles_per_mac"]), f2(c["optimized_cycles_per_mac"]),
+         f2(c["cycles_ratio"], "x"), f"{c['reference_arena_bytes']:,}", f"{c['optimized_arena_bytes']:,}",
+         _kb(c["reference_engine_code_bytes"]), _kb(c["optimized_engine_code_bytes"])]
+        for c in comp
+    ]
     _print_rows(headers, table, numeric_from=3)
 
 
@@ -350,7 +425,8 @@ def reference_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our measured instructions next to the quoted TFLM counts, per model we have both for."""
     out = []
     for key, quoted in TFLM_QUOTED.items():
-        ours = {r["board"]: r for r in rows if r["model"] == key}
+        # Per board, the row of the core's own kernel family (the one `edgekit emulate` runs).
+        ours = {r["board"]: r for r in rows if r["model"] == key and r.get("default_kernels", True)}
         if not ours:
             continue
         m4, m55 = ours.get(CORE_ALIASES["m4"]), ours.get(CORE_ALIASES["m55"])
@@ -426,13 +502,16 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=2, help="random input vectors per run (timing: the first)")
     parser.add_argument("--opt", default="-O2", help="optimisation level (-O2 default, -Os ...)")
     parser.add_argument("--timeout", type=float, default=600.0, help="QEMU timeout per run, seconds")
+    parser.add_argument("--kernels", default="reference,target",
+                        help="comma-separated kernel families per board: reference, arm_dsp, or target (the "
+                        "core's own; default: reference,target)")
     parser.add_argument("--keep", type=Path, help="keep the generated engine and firmware under this folder")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench_engine.json")
     args = parser.parse_args()
     if args.inputs < 1:
         sys.exit("bench_engine: --inputs must be at least 1")
 
-    from edgekit.codegen.engine import build_engine
+    from edgekit.codegen.engine import build_engine, target_kernel_family
     from edgekit.emulate import EmulationError
     from edgekit.errors import EdgekitError
     from edgekit.ir.analysis import analyze
@@ -453,18 +532,19 @@ def main() -> None:
         model_bytes = path.read_bytes()
         try:
             graph = read_tflite(path)
-            engine = build_engine(graph)
+            engines = {family: build_engine(graph, family=family) for family in ("reference", "arm_dsp")}
         except EdgekitError as exc:
             failures.append(f"{key}: {exc}")
             continue
         macs = analyze(graph).total_macs
-        for target in targets:
-            print(f"  … {key} on {target.name}", file=sys.stderr, flush=True)
+        for target, family in ((t, f) for t in targets for f in pick_families(args.kernels, t)):
+            print(f"  … {key} on {target.name} ({family} kernels)", file=sys.stderr, flush=True)
             try:
-                row = bench_one(key, path, model_bytes, graph, macs, engine, target, args)
+                row = bench_one(key, path, model_bytes, graph, macs, engines[family], target, args)
             except (EdgekitError, EmulationError) as exc:
-                failures.append(f"{key} on {target.name}: {exc}")
+                failures.append(f"{key} on {target.name} ({family}): {exc}")
                 continue
+            row["default_kernels"] = family == target_kernel_family(target)
             rows.append(row)
             if not row["outputs_equal_to_host"] or row["outputs_equal_to_tflm"] is not True:
                 why = row["first_difference"] or "the tflite-micro interpreter is not installed, nothing to compare"
@@ -477,6 +557,7 @@ def main() -> None:
                     "found in the linker map"
                 )
     refs = reference_rows(rows)
+    comparison = comparison_rows(rows)
 
     result = {
         "benchmark": "edgekit C engine in QEMU: instructions measured, cycles and ms estimated",
@@ -497,6 +578,7 @@ def main() -> None:
         "engine_sources_sha256": engine_sources_digest(),
         "wall_s": round(time.perf_counter() - started, 2),
         "rows": rows,
+        "kernels_comparison": comparison,
         "tflm_quoted": {"source": TFLM_QUOTED_SOURCE, "note": "quoted, not measured by this script", "rows": refs},
         "failures": failures,
     }
@@ -516,6 +598,11 @@ def main() -> None:
             "RAM = arena + stack high water; flash = code + const + rest (start-up, harness, libc), test inputs "
             "excluded; KiB = 1024 B"
         )
+    if comparison:
+        print()
+        print("Reference kernels vs the core's optimized family (ratio = reference / optimized):")
+        print()
+        print_comparison(comparison)
     if refs:
         print()
         print(f"For reference, TFLM instruction counts QUOTED (not measured here) from {TFLM_QUOTED_SOURCE}:")

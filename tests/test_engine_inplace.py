@@ -5,6 +5,10 @@ three ways: output in its own buffer; output overlapping the input, starting exa
 forward distance below it; and, for reversible kernels, reversed with the output exactly the
 computed reverse distance above it. All three must give the same bytes. This is what makes the
 engine's smaller arenas trustworthy: an off-by-one in a read pattern shows up here as corruption.
+
+The Arm DSP kernels (firmware/kernels/arm_dsp, compiled here with the portable versions of their
+intrinsics) run the same three ways at the reference kernels' distances, and must equal the
+reference bytes: their blocking must not break the planner's overlaps, nor the results.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 import pytest
 
 from edgekit.codegen.engine_host import build_shared_library, compiler
-from edgekit.codegen.engine_ops import LOWERINGS, Lowered
+from edgekit.codegen.engine_ops import LOWERINGS, Lowered, adapt_for_family
 from edgekit.codegen.engine_plan import displacement
 from edgekit.ir.graph import Graph, Operator, Quantization, Tensor, dtype_info
 from edgekit.resources import data_dir
@@ -34,6 +38,22 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
     for source in (KERNELS / "reference").glob("*.c"):
         (folder / source.name).write_bytes(source.read_bytes())
     (folder / "ek_kernels.h").write_bytes((KERNELS / "include" / "ek_kernels.h").read_bytes())
+    return ctypes.CDLL(str(build_shared_library(folder)))
+
+
+@pytest.fixture(scope="module")
+def dsp_kernels(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
+    """The reference kernels with the arm_dsp files in place of theirs (same names, same symbols)."""
+    try:
+        compiler()
+    except RuntimeError:
+        pytest.skip("no C compiler")
+    folder = tmp_path_factory.mktemp("dsp_kernels")
+    for family in ("reference", "arm_dsp"):
+        for source in (KERNELS / family).glob("*.c"):
+            (folder / source.name).write_bytes(source.read_bytes())
+    for header in ("ek_kernels.h", "ek_dsp.h"):
+        (folder / header).write_bytes((KERNELS / "include" / header).read_bytes())
     return ctypes.CDLL(str(build_shared_library(folder)))
 
 
@@ -68,7 +88,7 @@ def _flat_params(fields: list[tuple[str, object]]) -> np.ndarray:
 
 
 def _run(lib: ctypes.CDLL, graph: Graph, low: Lowered, reverse: int, in_off: int, out_off: int,
-         x: np.ndarray) -> np.ndarray:
+         x: np.ndarray, family: str = "reference") -> np.ndarray:
     """Run the op's kernel with input at in_off and output at out_off of one shared buffer."""
     op = low.op
     out_t = graph.tensors[op.outputs[0]]
@@ -95,12 +115,18 @@ def _run(lib: ctypes.CDLL, graph: Graph, low: Lowered, reverse: int, in_off: int
         arr = np.array(values, dtype=np.int32 if ctype == "int32_t" else np.int8)
         keep.append(arr)
         arrays[suffix] = ctypes.c_void_p(arr.ctypes.data)
+    scratch_bytes = low.scratch_bytes
+    # Filled with a pattern: a kernel must not depend on what the arena held before.
+    scratch = np.full(max(scratch_bytes, 16) // 2, 0x5A5A, dtype=np.int16)
+    keep.append(scratch)
     fn_name = low.call.split("(")[0]
     args: list[object] = [ctypes.c_void_p(params.ctypes.data)]
     for token in low.call[len(fn_name) + 1:].rstrip(");").split(", ")[1:]:
         token = token.strip("{}")
         if token == "NULL":
             args.append(None)
+        elif token == "scratch":
+            args.append(ctypes.c_void_p(scratch.ctypes.data) if scratch_bytes else None)
         elif token.startswith("a_"):
             args.append(arrays[token[2:]])
         else:
@@ -109,30 +135,37 @@ def _run(lib: ctypes.CDLL, graph: Graph, low: Lowered, reverse: int, in_off: int
     return buf[out_off:out_off + out_t.nbytes].copy()
 
 
-def _check(lib: ctypes.CDLL, graph: Graph, seed: int) -> None:
+def _check(lib: ctypes.CDLL, graph: Graph, seed: int, family: str = "reference",
+           reference: ctypes.CDLL | None = None) -> None:
     op = graph.operators[0]
-    low = LOWERINGS[op.opcode](graph, op)
+    low = adapt_for_family(graph, LOWERINGS[op.opcode](graph, op), family)
+    spec_low = LOWERINGS[op.opcode](graph, op)
     tin, tout = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, size=tin.shape, dtype=np.int8)
     fwd, rev = displacement(low.reads[0], dtype_info(tin.dtype).bits // 8, dtype_info(tout.dtype).bits // 8,
                             tin.nbytes, tout.nbytes, alignment=1)
     margin = tin.nbytes + tout.nbytes + 64
-    expected = _run(lib, graph, low, 0, 0, tin.nbytes + 64, x)
+    expected = _run(lib, graph, low, 0, 0, tin.nbytes + 64, x, family)
+    if reference is not None:
+        spec = _run(reference, graph, spec_low, 0, 0, tin.nbytes + 64, x)
+        assert np.array_equal(spec, expected), f"{op.opcode}: {family} differs from the reference kernel"
     in_off = margin
-    got = _run(lib, graph, low, 0, in_off, in_off - fwd, x)
+    got = _run(lib, graph, low, 0, in_off, in_off - fwd, x, family)
     assert np.array_equal(expected, got), f"{op.opcode} forward, output {fwd} bytes below the input"
     if rev is not None:
-        got = _run(lib, graph, low, 1, in_off, in_off + rev, x)
+        got = _run(lib, graph, low, 1, in_off, in_off + rev, x, family)
         assert np.array_equal(expected, got), f"{op.opcode} reversed, output {rev} bytes above the input"
 
 
-def _conv_graph(rng: np.random.Generator, depthwise: bool) -> Graph:
+def _conv_graph(rng: np.random.Generator, depthwise: bool, wide: bool = False) -> Graph:
+    """`wide`: channel counts that also reach the DSP kernels' 4-channel paths and their tails."""
     b = _Builder()
     h, w = (int(v) for v in rng.integers(2, 10, size=2))
-    c = int(rng.integers(1, 6))
-    dm = int(rng.integers(1, 3)) if depthwise else 1
-    oc = c * dm if depthwise else int(rng.integers(1, 6))
+    c = int(rng.choice([1, 3, 4, 5, 8, 12, 16, 19])) if wide else int(rng.integers(1, 6))
+    dm_choices = [1, 2, 4, 8] if wide else [1, 2]  # 4 and 8: the DSP kernel's shared-input path
+    dm = int(rng.choice(dm_choices)) if depthwise else 1
+    oc = c * dm if depthwise else (int(rng.choice([1, 2, 3, 7, 8, 16])) if wide else int(rng.integers(1, 6)))
     kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
     sh, sw = (int(v) for v in rng.integers(1, 3, size=2))
     dh, dw = (int(v) for v in rng.integers(1, 3, size=2))
@@ -158,6 +191,52 @@ def _conv_graph(rng: np.random.Generator, depthwise: bool) -> Graph:
 @pytest.mark.parametrize("depthwise", [False, True])
 def test_convolutions_in_place(kernels: ctypes.CDLL, depthwise: bool, seed: int) -> None:
     _check(kernels, _conv_graph(np.random.default_rng(seed), depthwise), seed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dsp_grouped_convolution_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL,
+                                                          seed: int) -> None:
+    """CONV_2D with filter_in_c < in_c (groups): the DSP kernel's one-pixel-at-a-time path."""
+    rng = np.random.default_rng(400 + seed)
+    b = _Builder()
+    groups = int(rng.choice([2, 3]))
+    fc = int(rng.choice([1, 3, 4, 8]))
+    per_group = int(rng.choice([1, 2, 3]))
+    c, oc = groups * fc, groups * per_group
+    h, w = (int(v) for v in rng.integers(3, 8, size=2))
+    x = b.add((1, h, w, c), zp=int(rng.integers(-20, 20)))
+    f = b.add((oc, 3, 3, fc), scale=[0.01 * (i + 1) for i in range(oc)],
+              data=rng.integers(-127, 128, size=(oc, 3, 3, fc), dtype=np.int8))
+    bias = b.add((oc,), dtype="int32", scale=[0.0005] * oc, data=rng.integers(-500, 500, size=oc).astype(np.int32))
+    y = b.add((1, h, w, oc), scale=0.08, zp=int(rng.integers(-20, 20)))
+    options = {"padding": "SAME", "stride_h": 1, "stride_w": 1, "dilation_h_factor": 1, "dilation_w_factor": 1,
+               "fused_activation_function": "RELU"}
+    _check(dsp_kernels, b.graph("CONV_2D", [x, f, bias], y, options), seed, "arm_dsp", kernels)
+
+
+@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_dsp_convolutions_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL,
+                                                   depthwise: bool, seed: int) -> None:
+    graph = _conv_graph(np.random.default_rng(100 + seed), depthwise, wide=True)
+    _check(dsp_kernels, graph, seed, "arm_dsp", kernels)
+
+
+def _fc_graph(rng: np.random.Generator, per_channel: bool = False) -> Graph:
+    b = _Builder()
+    batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 30)), int(rng.integers(1, 30))
+    x = b.add((batches, depth), zp=int(rng.integers(-20, 20)))
+    scale: float | list[float] = [0.01 * (i + 1) for i in range(units)] if per_channel else 0.02
+    f = b.add((units, depth), scale=scale, data=rng.integers(-127, 128, size=(units, depth), dtype=np.int8))
+    y = b.add((batches, units), scale=0.1, zp=int(rng.integers(-20, 20)))
+    return b.graph("FULLY_CONNECTED", [x, f, -1], y, {"fused_activation_function": "NONE"})
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dsp_fully_connected_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL,
+                                                      seed: int) -> None:
+    graph = _fc_graph(np.random.default_rng(200 + seed), per_channel=seed % 2 == 1)
+    _check(dsp_kernels, graph, seed, "arm_dsp", kernels)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -203,6 +282,19 @@ def test_add_with_broadcast_in_place(kernels: ctypes.CDLL) -> None:
     z = b.add((1, 1, 5, 1), scale=0.07, zp=-2, data=np.arange(5, dtype=np.int8).reshape(1, 1, 5, 1) * 9)
     y = b.add((1, 4, 5, 6), scale=0.1, zp=4)
     _check(kernels, b.graph("ADD", [x, z], y, {"fused_activation_function": "NONE"}), 2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dsp_add_in_place_equal_reference(kernels: ctypes.CDLL, dsp_kernels: ctypes.CDLL, seed: int) -> None:
+    rng = np.random.default_rng(300 + seed)
+    b = _Builder()
+    x = b.add((1, 4, 5, 6), scale=float(rng.uniform(0.01, 0.2)), zp=int(rng.integers(-30, 30)))
+    other = (1, 1, 5, 1) if seed % 2 else (1, 4, 5, 6)
+    z = b.add(other, scale=float(rng.uniform(0.01, 0.2)), zp=int(rng.integers(-30, 30)),
+              data=rng.integers(-128, 128, size=other, dtype=np.int8))
+    y = b.add((1, 4, 5, 6), scale=float(rng.uniform(0.02, 0.3)), zp=int(rng.integers(-30, 30)))
+    activation = "RELU" if seed >= 2 else "NONE"
+    _check(dsp_kernels, b.graph("ADD", [x, z], y, {"fused_activation_function": activation}), seed, "arm_dsp", kernels)
 
 
 def test_data_movement_in_place(kernels: ctypes.CDLL) -> None:

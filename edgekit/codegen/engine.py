@@ -24,19 +24,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgekit.codegen.engine_ops import LOWERINGS, Lowered, Unsupported
+from edgekit.codegen.engine_ops import LOWERINGS, Lowered, Unsupported, adapt_for_family
 from edgekit.codegen.engine_plan import ALIGNMENT, EnginePlan, plan_engine_memory
 from edgekit.errors import EdgekitError
 from edgekit.ir.graph import Graph, Tensor
 from edgekit.resources import data_dir
 
 SUPPORTED_OPS: frozenset[str] = frozenset(LOWERINGS)
+
+# Kernel families: folders of firmware/kernels with the same file names and signatures as reference/.
+# A family lacking an op's file falls back to the reference file for that op.
+KERNEL_FAMILIES = ("reference", "arm_dsp")
+# Cores whose optimized family edgekit has: the DSP extension (SMLAD, SXTB16) of the M4, M7 and M33.
+# The M0+ and M3 lack it; the M55 has it too, but its own family (Helium) is still to come.
+_DSP_CORES = frozenset({"cortex-m4", "cortex-m7", "cortex-m33"})
 
 # Kernel sources every kernel needs besides its own file.
 _HELPERS = {"softmax.c": ("fixedpoint.c",), "logistic.c": ("fixedpoint.c",), "tanh.c": ("fixedpoint.c",)}
@@ -57,7 +64,9 @@ class EngineModel:
     name: str
     lowered: list[Lowered]
     plan: EnginePlan
-    kernels: list[str]  # reference kernel files, sorted
+    kernels: list[str]  # kernel files, sorted
+    family: str = "reference"  # the kernel folder preferred (KERNEL_FAMILIES)
+    kernel_dirs: dict[str, str] = field(default_factory=dict)  # kernel file -> folder it comes from
 
     @property
     def arena_bytes(self) -> int:
@@ -130,9 +139,29 @@ def unsupported_ops(graph: Graph) -> list[str]:
     return problems
 
 
-def build_engine(graph: Graph, name: str = "model") -> EngineModel:
-    """Lower and plan `graph`; raise EdgekitError naming the first op the engine cannot run."""
+def kernel_family(core: str, dsp: bool = True) -> str:
+    """The kernel folder for a core: "arm_dsp" on Cortex-M4/M7/M33 with the DSP extension, else (M0+,
+    M3, M55 for now, the host, Linux boards) the portable "reference"."""
+    return "arm_dsp" if core in _DSP_CORES and dsp else "reference"
+
+
+def target_kernel_family(target: Any) -> str:
+    """kernel_family for an edgekit.targets.Target (microcontrollers only; Linux boards: reference)."""
+    return kernel_family(target.core, bool(target.dsp)) if target.is_mcu else "reference"
+
+
+def _kernel_dir(kernel: str, family: str) -> str:
+    if family != "reference" and (data_dir("firmware") / "kernels" / family / kernel).is_file():
+        return family
+    return "reference"
+
+
+def build_engine(graph: Graph, name: str = "model", family: str = "reference") -> EngineModel:
+    """Lower and plan `graph` for the kernels of `family` (KERNEL_FAMILIES); raise EdgekitError naming
+    the first op the engine cannot run."""
     check_name(name)
+    if family not in KERNEL_FAMILIES:
+        raise EdgekitError(None, f"unknown kernel family {family!r}; use one of: {', '.join(KERNEL_FAMILIES)}")
     lowered = []
     for op in graph.operators:
         lower = LOWERINGS.get(op.opcode)
@@ -151,24 +180,35 @@ def build_engine(graph: Graph, name: str = "model") -> EngineModel:
         if tensor.is_constant or tensor.nbytes == 0:
             raise EdgekitError(graph.path, f"graph input/output tensor {t} is constant or empty; the edgekit "
                                "engine needs them in the arena")
-    plan = plan_engine_memory(graph, lowered)
     kernels = sorted({low.kernel for low in lowered if low.kernel} |
                      {h for low in lowered for h in _HELPERS.get(low.kernel, ())})
-    return EngineModel(graph=graph, name=name, lowered=lowered, plan=plan, kernels=kernels)
+    kernel_dirs = {k: _kernel_dir(k, family) for k in kernels}
+    lowered = [adapt_for_family(graph, low, kernel_dirs[low.kernel]) if low.kernel else low for low in lowered]
+    plan = plan_engine_memory(graph, lowered)
+    return EngineModel(graph=graph, name=name, lowered=lowered, plan=plan, kernels=kernels, family=family,
+                       kernel_dirs=kernel_dirs)
 
 
-def generate_engine(graph: Graph, name: str = "model") -> dict[str, bytes]:
-    """The files of a standalone C folder running `graph`: {file name: contents}."""
-    model = build_engine(graph, name)
+def generate_engine(graph: Graph, name: str = "model", family: str = "reference") -> dict[str, bytes]:
+    """The files of a standalone C folder running `graph` with the kernels of `family`: {file name:
+    contents}. Each kernel comes from the family's folder when it has the op, else from reference/."""
+    model = build_engine(graph, name, family)
     files = {
         f"{name}.h": _header(model).encode(),
         f"{name}.c": _source(model).encode(),
     }
     firmware = data_dir("firmware") / "kernels"
     files["ek_kernels.h"] = (firmware / "include" / "ek_kernels.h").read_bytes()
+    if any(d == "arm_dsp" for d in model.kernel_dirs.values()):
+        files["ek_dsp.h"] = (firmware / "include" / "ek_dsp.h").read_bytes()
     for kernel in model.kernels:
-        files[_kernel_file(kernel)] = (firmware / "reference" / kernel).read_bytes()
+        files[_kernel_file(kernel)] = (firmware / model.kernel_dirs[kernel] / kernel).read_bytes()
     return dict(sorted(files.items()))
+
+
+def _kernel_list(model: EngineModel) -> str:
+    return ", ".join(k if model.kernel_dirs.get(k, "reference") == "reference" else f"{model.kernel_dirs[k]}/{k}"
+                     for k in model.kernels)
 
 
 def _kernel_file(kernel: str) -> str:
@@ -325,7 +365,7 @@ def _source(model: EngineModel) -> str:
     out: list[str] = [
         f"/* {n}.c: {_short(src)} as edgekit C engine code. Generated by edgekit; do not edit.",
         f" * {len(g.operators)} layers, arena {model.arena_bytes} bytes (plan: {plan.strategy}; without in-place",
-        f" * overlap and aliasing it would be {plan.no_overlap_bytes}), kernels: {', '.join(model.kernels) or 'none'}.",
+        f" * overlap and aliasing it would be {plan.no_overlap_bytes}), kernels: {_kernel_list(model) or 'none'}.",
         " * Results are bit-exact with TensorFlow Lite Micro's reference kernels. */",
         "#include <string.h>",
         "",
@@ -350,7 +390,7 @@ def _source(model: EngineModel) -> str:
         "/* Arena layout: offset, bytes, live during layers, tensors. */",
     ]
     for b in sorted(plan.buffers, key=lambda b: (b.offset, b.index)):
-        names = ", ".join(f"t{t}" for t in b.tensors)
+        names = ", ".join(f"t{t}" for t in b.tensors) or "scratch"
         out.append(f"/*   {b.offset:>7} {b.nbytes:>7}  {b.first_op:>3}..{b.last_op:<3}  {names} */")
     out += [
         f"#ifndef {N}_NO_STATIC_ARENA",
@@ -392,6 +432,13 @@ def _source(model: EngineModel) -> str:
         for t in (*op.inputs, *op.outputs):
             if t >= 0:
                 subs[f"t{t}"] = _pointer(model, t)
+        scratch = plan.scratch_offset(op.index)
+        if scratch is None:
+            subs["scratch"] = "NULL"
+        elif low.kernel == "conv_2d.c":
+            subs["scratch"] = f"((int16_t *)(void *)(arena + {scratch}))"
+        else:
+            subs["scratch"] = f"(arena + {scratch})"
         out.append(f"{N}_LAYER int {fn}(int8_t *arena) {{")
         if low.alias:
             out.append("    (void)arena; /* the output is the input's bytes */")

@@ -66,6 +66,9 @@ class Lowered:
     status: bool = False
     reads: dict[int, ReadMap] = field(default_factory=dict)  # input position -> read pattern
     note: str = ""  # one line for the layer's comment
+    # Arena bytes of working memory the chosen kernel variant needs during this op ({scratch} in the
+    # call; NULL when 0). Set by the engine once it knows the kernel family (kernel_scratch_bytes).
+    scratch_bytes: int = 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,10 +276,89 @@ def _conv_common(graph: Graph, op: Operator, depthwise: bool) -> Lowered:
         ],
         arrays=_requant_arrays(mults),
         call=f"{fn}(&{{p}}, {{t{op.inputs[0]}}}, {{t{op.inputs[1]}}}, {bias_ref}, {{a_mult}}, {{a_shift}}, "
-        f"{{t{op.outputs[0]}}});",
+        f"{{t{op.outputs[0]}}}, {{scratch}});",
         reads={0: reads},
         note=f"{kh}x{kw} stride {sh}x{sw} dilation {dh}x{dw} {padding} {o.get('fused_activation_function', 'NONE')}",
     )
+
+
+DW_MAX_TAPS = 25  # EK_DW_MAX_TAPS in firmware/kernels/include/ek_dsp.h
+
+
+def _dsp_depthwise_fast(params: dict[str, Any]) -> bool:
+    """EK_DW_FAST: the Arm DSP DEPTHWISE_CONV_2D's fast path, with packed weights and a padding row."""
+    dm = int(params["depth_multiplier"])
+    return ((dm == 1 or dm % 4 == 0) and int(params["out_c"]) % 4 == 0
+            and int(params["filter_h"]) * int(params["filter_w"]) <= DW_MAX_TAPS)
+
+
+def kernel_scratch_bytes(low: Lowered, family: str) -> int:
+    """Working memory a kernel variant needs for this layer (firmware ek_dsp.h). The Arm DSP CONV_2D
+    widens two input patches to int16: 2 x EK_CONV_COLS(filter_h, filter_w, filter_in_c) values (3 when
+    filter_in_c % 4 != 0: a staging row); its
+    DEPTHWISE_CONV_2D keeps a row of in_c input zero points for the taps in the padding."""
+    if family != "arm_dsp":
+        return 0
+    params = dict(low.params)
+    if low.kernel == "conv_2d.c":
+        cols = -(-int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]) // 4) * 4
+        rows = 2 if int(params["filter_in_c"]) % 4 == 0 else 3  # + a staging row for narrow inputs
+        return rows * cols * 2
+    if low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(params):
+        return -(-int(params["in_c"]) // 4) * 4
+    return 0
+
+
+def pack_depthwise_filter_dsp(filt: np.ndarray) -> np.ndarray:
+    """DEPTHWISE_CONV_2D weights [1, kh, kw, out_c] as the Arm DSP fast path streams them: per group
+    of 4 channels, each tap's 4 weights, taps in row-major order."""
+    taps = filt.reshape(-1, filt.shape[-1])  # [tap, channel]
+    groups = taps.shape[1] // 4
+    return taps.reshape(taps.shape[0], groups, 4).transpose(1, 0, 2).reshape(-1).astype(np.int8)
+
+
+def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
+    """CONV_2D weights [out_c, kh, kw, in_c/groups] in the order the Arm DSP kernel streams them: in
+    each group, output channels in pairs from the group's first, each pair interleaved 4 bytes of one,
+    4 of the other, then the two channels' last depth % 4 bytes one after the other; a group's odd
+    last channel stays as it is. Every channel keeps its place (a pair starts at 2 * depth * pair), so
+    the size does not change."""
+    out_c = filt.shape[0]
+    rows = filt.reshape(out_c, -1)
+    depth = rows.shape[1]
+    whole = depth // 4 * 4
+    per_group = out_c // groups
+    packed = []
+    for g in range(groups):
+        first, last = g * per_group, (g + 1) * per_group
+        for oc in range(first, last - 1, 2):
+            a, b = rows[oc], rows[oc + 1]
+            body = np.stack([a[:whole].reshape(-1, 4), b[:whole].reshape(-1, 4)], axis=1).reshape(-1)
+            packed += [body, a[whole:], b[whole:]]
+        if per_group % 2:
+            packed.append(rows[last - 1])
+    return np.concatenate(packed).astype(np.int8)
+
+
+def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
+    """The layer as the kernel of `family` wants it: its scratch memory, and weights re-laid out on
+    the host where the variant streams them differently (the reference layout otherwise)."""
+    low.scratch_bytes = kernel_scratch_bytes(low, family)
+    if family == "arm_dsp" and low.kernel == "conv_2d.c":
+        params = dict(low.params)
+        filt_index = low.op.inputs[1]
+        filt = graph.tensors[filt_index].data
+        assert filt is not None
+        groups = int(params["in_c"]) // int(params["filter_in_c"])
+        low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_conv_filter_dsp(np.asarray(filt), groups).tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
+    elif family == "arm_dsp" and low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(dict(low.params)):
+        filt_index = low.op.inputs[1]
+        filt = graph.tensors[filt_index].data
+        assert filt is not None
+        low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_depthwise_filter_dsp(np.asarray(filt)).tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
+    return low
 
 
 def lower_conv_2d(graph: Graph, op: Operator) -> Lowered:

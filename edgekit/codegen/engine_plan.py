@@ -37,7 +37,7 @@ def align_up(n: int, alignment: int = ALIGNMENT) -> int:
 @dataclass
 class Buffer:
     index: int
-    tensors: tuple[int, ...]  # the tensors stored here (more than one: an alias group)
+    tensors: tuple[int, ...]  # the tensors stored here (more than one: an alias group; none: scratch)
     nbytes: int
     size: int  # nbytes rounded up to the alignment
     first_op: int
@@ -89,6 +89,11 @@ class EnginePlan:
     strategy: str
     no_overlap_bytes: int  # the same buffers placed TFLM's way: what aliasing and overlap saved
     strategies: dict[str, int] = field(default_factory=dict)
+    scratch_buffer: dict[int, int] = field(default_factory=dict)  # op index -> its scratch buffer
+
+    def scratch_offset(self, op: int) -> int | None:
+        index = self.scratch_buffer.get(op)
+        return None if index is None else self.buffers[index].offset
 
     def tensor_offset(self, tensor: int) -> int:
         return self.buffers[self.tensor_buffer[tensor]].offset
@@ -184,6 +189,19 @@ def build_buffers(graph: Graph, lowered: list[Lowered]) -> tuple[list[Buffer], d
             tensor_buffer[t] = buf.index
         buffers.append(buf)
     return buffers, tensor_buffer
+
+
+def add_scratch_buffers(lowered: list[Lowered], buffers: list[Buffer]) -> dict[int, int]:
+    """A buffer live during its op only, for every kernel that asked for working memory: scratch is
+    part of the arena, so the planned RAM includes it."""
+    result = {}
+    for low in lowered:
+        if low.scratch_bytes > 0:
+            buf = Buffer(index=len(buffers), tensors=(), nbytes=low.scratch_bytes,
+                         size=align_up(low.scratch_bytes), first_op=low.op.index, last_op=low.op.index)
+            buffers.append(buf)
+            result[low.op.index] = buf.index
+    return result
 
 
 def find_overlaps(graph: Graph, lowered: list[Lowered], buffers: list[Buffer],
@@ -304,6 +322,7 @@ def _span(buffers: list[Buffer], offsets: dict[int, int]) -> int:
 def plan_engine_memory(graph: Graph, lowered: list[Lowered]) -> EnginePlan:
     buffers, tensor_buffer = build_buffers(graph, lowered)
     overlaps = find_overlaps(graph, lowered, buffers, tensor_buffer)
+    scratch_buffer = add_scratch_buffers(lowered, buffers)
     strategies: dict[str, int] = {}
     results: dict[str, tuple[dict[int, int], dict[int, set[str]]]] = {}
     for allow in (False, True):
@@ -327,6 +346,7 @@ def plan_engine_memory(graph: Graph, lowered: list[Lowered]) -> EnginePlan:
         strategy=best,
         no_overlap_bytes=min(v for k, v in strategies.items() if k.endswith("/separate")),
         strategies=strategies,
+        scratch_buffer=scratch_buffer,
     )
     problems = check_engine_plan(plan)
     if problems:  # a planner bug must never reach generated code

@@ -235,7 +235,7 @@ def _emulate_files(
     import shutil
     import tempfile
 
-    from edgekit.codegen.engine import generate_engine, unsupported_ops
+    from edgekit.codegen.engine import generate_engine, target_kernel_family, unsupported_ops
     from edgekit.model_check import engine_footprint
     from edgekit.on_board import run_on_board
 
@@ -269,7 +269,9 @@ def _emulate_files(
         result.emulation.append(figures)
         if engine == "edgekit":
             index = next(i for i, v in enumerate(result.verdicts) if v.target == board.name)
-            result.verdicts[index] = budget.edgekit_verdict(board, engine_footprint(check.graph, run))
+            result.verdicts[index] = budget.edgekit_verdict(
+                board, engine_footprint(check.graph, run, family=target_kernel_family(board))
+            )
     return files
 
 

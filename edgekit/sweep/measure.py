@@ -90,7 +90,7 @@ def measure_candidate(tflite_bytes: bytes, graph: Graph, target: Target) -> Late
     """
     if not target.is_mcu:
         return None  # Linux boards: no emulated run of the engine there yet
-    from edgekit.codegen.engine import build_engine, unsupported_ops
+    from edgekit.codegen.engine import build_engine, target_kernel_family, unsupported_ops
 
     problems = unsupported_ops(graph)
     if problems:
@@ -104,7 +104,7 @@ def measure_candidate(tflite_bytes: bytes, graph: Graph, target: Target) -> Late
     from edgekit.errors import EdgekitError
     from edgekit.on_board import random_inputs, run_on_board
 
-    arena = build_engine(graph).arena_bytes
+    arena = build_engine(graph, family=target_kernel_family(target)).arena_bytes
     with tempfile.TemporaryDirectory(prefix="edgekit-sweep-board-") as tmp:
         try:
             run = run_on_board(

@@ -152,11 +152,15 @@ typedef struct {
     int32_t reverse; /* 1: compute the outputs from the last to the first (EK_REVERSE) */
 } ek_conv_params_t;
 
+/* `scratch`: working memory in the arena for optimized variants (the Arm DSP kernel widens input
+ * patches into it); NULL for the reference kernel, which ignores it. */
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
-                   const int32_t *multiplier, const int8_t *shift, int8_t *output);
+                   const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch);
 
+/* `scratch`: as for CONV_2D (the Arm DSP kernel keeps a row of padding values there); NULL: unused. */
 void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output);
+                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int8_t *scratch);
 
 typedef struct {
     int32_t batches, accum_depth, out_depth;

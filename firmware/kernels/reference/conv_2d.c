@@ -15,13 +15,14 @@ static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t si
 }
 
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
-                   const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+                   const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
     const int32_t filter_in_c = p->filter_in_c;
     const int32_t filters_per_group = p->out_c / (p->in_c / filter_in_c);
     const int32_t filter_size = p->filter_h * p->filter_w * filter_in_c;
     const int32_t input_offset = p->input_offset;
     const int32_t rev = p->reverse;
     int32_t ib, iy, ix, ioc, fy, fx, ic;
+    (void)scratch;
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);

@@ -14,11 +14,13 @@ static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t si
 }
 
 void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int8_t *scratch) {
     const int32_t out_c = p->out_c;
     const int32_t input_offset = p->input_offset;
     const int32_t rev = p->reverse;
     int32_t ib, iy, ix, ioc, fy, fx;
+    (void)scratch;
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);

@@ -1,0 +1,277 @@
+/* CONV_2D, int8, per-channel requantization: the Arm DSP (SMLAD) version of reference/conv_2d.c, with
+ * the same results bit for bit.
+ *
+ * Two output pixels at a time: their input patches (filter_h x filter_w x filter_in_c values, the input
+ * offset added, zero where the window lies in the padding) are widened into `scratch` as int16, then
+ * each pair of output channels is accumulated against both patches with SMLAD, two 8-bit MACs per
+ * instruction: per 4 filter taps, 2 weight loads + 4 SXTB16 + 4 patch loads + 8 SMLAD for 16 MACs.
+ * `filter` is in the order the generator packs it for this kernel (engine_ops.pack_conv_filter_dsp:
+ * channel pairs interleaved per 4 taps), so one pointer walks both channels of a pair.
+ * SXTB16 splits 4 weight bytes into halfwords (w0, w2) and (w1, w3), so the patches are stored in the
+ * same order and interleaved per group of 4 taps: [a0 a2 a1 a3 b0 b2 b1 b3] for pixels a and b, which
+ * lets one pointer walk both. `scratch` holds 2 * EK_CONV_COLS(...) int16, plus one more row for staging
+ * when filter_in_c % 4 != 0 (the generator puts it in the arena: engine_ops mirrors the size).
+ *
+ * Write order: all inputs of both pixels are read into the scratch before any of their outputs is
+ * written, and pixel pairs follow the reference order (reversed when `reverse` is set), so the
+ * in-place overlaps the planner computes for the reference kernel stay safe. */
+#include "ek_dsp.h"
+#include "ek_kernels.h"
+
+/* Where patch element k of pixel `which` (0 or 1) goes: its group of 4, then the SXTB16 order. */
+#define EK_SLOT(k, which) ((((k) & ~3) << 1) | ((which) << 2) | (((k) & 1) << 1) | (((k) & 2) >> 1))
+
+/* Widen the patch of output pixel `pixel` for the group starting at input channel `group_base`. */
+static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixel_t *pixel, int32_t group_base,
+                   int32_t cols, int which, int16_t *col) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t in_y0 = pixel->y * p->stride_h - p->pad_h;
+    const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
+    const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    int16_t *lin = col + 2 * cols; /* staging row, used when fc % 4 != 0 */
+    int32_t fy, fx, ic, k = 0;
+
+    for (fy = 0; fy < p->filter_h; fy++) {
+        const int32_t in_y = in_y0 + p->dilation_h * fy;
+        const int row_inside = in_y >= 0 && in_y < p->in_h;
+        const int8_t *row = in_batch + (size_t)(row_inside ? in_y : 0) * p->in_w * p->in_c;
+        for (fx = 0; fx < p->filter_w; fx++) {
+            const int32_t in_x = in_x0 + p->dilation_w * fx;
+            const int inside = row_inside && in_x >= 0 && in_x < p->in_w;
+            const int8_t *px = row + (size_t)(inside ? in_x : 0) * p->in_c;
+            if ((fc & 3) == 0) {
+                /* k is a multiple of 4 here: whole groups, widened 4 at a time. */
+                uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(k, which));
+                uint32_t *const end = dst + fc; /* fc / 4 groups of 4 words (2 per pixel) */
+                if (inside) {
+                    for (; dst != end; dst += 4, px += 4) {
+                        const uint32_t v = ek_load32(px);
+                        dst[0] = ek_sxtab16(offset2, v);
+                        dst[1] = ek_sxtab16_ror8(offset2, v);
+                    }
+                } else {
+                    for (; dst != end; dst += 4) {
+                        dst[0] = 0;
+                        dst[1] = 0;
+                    }
+                }
+                k += fc;
+            } else if (inside) {
+                /* Channels not a multiple of 4: in tap order into the staging row, reordered below. */
+                for (ic = 0; ic < fc; ic++) {
+                    lin[k++] = (int16_t)((int32_t)px[ic] + p->input_offset);
+                }
+            } else {
+                for (ic = 0; ic < fc; ic++) {
+                    lin[k++] = 0;
+                }
+            }
+        }
+    }
+    if ((fc & 3) != 0) {
+        /* Groups of 4 from the staging row into the SXTB16 order: (x0, x2) and (x1, x3). */
+        uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(0, which));
+        int32_t g4;
+        for (; k < cols; k++) {
+            lin[k] = 0;
+        }
+        for (g4 = 0; g4 < cols; g4 += 4) {
+            const uint32_t a = ek_load32(lin + g4);     /* x0 | x1 << 16 */
+            const uint32_t b = ek_load32(lin + g4 + 2); /* x2 | x3 << 16 */
+            dst[0] = (a & 0xFFFFu) | (b << 16);
+            dst[1] = (a >> 16) | (b & 0xFFFF0000u);
+            dst += 4;
+        }
+    } else {
+        for (; k < cols; k++) {
+            col[EK_SLOT(k, which)] = 0;
+        }
+    }
+}
+
+#if EK_HAS_DSP && defined(__GNUC__)
+/* One group of 4 taps of a channel pair against both patches, as assembly: written with intrinsics,
+ * gcc keeps a loop counter and pointer on the stack and orders the loads apart (27 model cycles per
+ * group against 20 here: the first four loads back to back pipeline). a..d: s00, s01, s10, s11;
+ * t0/t1 the two channels' 4 weights, t2/t3 their even halves, t0/t1 then the odd ones; t4/t5 one
+ * patch's two halfword pairs. */
+#define EK_CONV_GROUP_ASM                                                                          \
+    "ldr %[t0], [%[w]], #4\n\t"                                                                    \
+    "ldr %[t1], [%[w]], #4\n\t"                                                                    \
+    "ldr %[t4], [%[x]], #4\n\t"                                                                    \
+    "ldr %[t5], [%[x]], #4\n\t"                                                                    \
+    "sxtb16 %[t2], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "sxtb16 %[t3], %[t1]\n\t"                                                                      \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                              \
+    "smlad %[a], %[t2], %[t4], %[a]\n\t"                                                           \
+    "smlad %[a], %[t0], %[t5], %[a]\n\t"                                                           \
+    "smlad %[b], %[t3], %[t4], %[b]\n\t"                                                           \
+    "smlad %[b], %[t1], %[t5], %[b]\n\t"                                                           \
+    "ldrd %[t4], %[t5], [%[x]], #8\n\t"                                                            \
+    "smlad %[c], %[t2], %[t4], %[c]\n\t"                                                           \
+    "smlad %[c], %[t0], %[t5], %[c]\n\t"                                                           \
+    "smlad %[d], %[t3], %[t4], %[d]\n\t"                                                           \
+    "smlad %[d], %[t1], %[t5], %[d]\n\t"
+#endif
+
+/* Requantize, offset, clamp and store output channel `oc` of both pixels (out_b NULL: one pixel). */
+EK_INLINE void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
+                             const int8_t *shift, int8_t *out_a, int8_t *out_b) {
+    const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
+    const int32_t ra = ek_requant_apply(&q, sa) + p->output_offset;
+    const int32_t rb = ek_requant_apply(&q, sb) + p->output_offset;
+    if (ek_full_range(p->act_min, p->act_max)) {
+        out_a[oc] = ek_sat_s8(ra);
+        if (out_b != NULL) {
+            out_b[oc] = ek_sat_s8(rb);
+        }
+    } else {
+        out_a[oc] = ek_clamp_s8(ra, p->act_min, p->act_max);
+        if (out_b != NULL) {
+            out_b[oc] = ek_clamp_s8(rb, p->act_min, p->act_max);
+        }
+    }
+}
+
+/* Output channels oc and oc + 1 for both patches. `w`: the pair's weights as the generator packs them
+ * (engine_ops.pack_conv_filter_dsp): per group of 4 taps, 4 bytes of oc then 4 of oc + 1; then the
+ * depth % 4 last taps of oc, then those of oc + 1. */
+static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
+                         const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
+                         int8_t *out_b) {
+    const int32_t b0 = bias != NULL ? bias[oc] : 0;
+    const int32_t b1 = bias != NULL ? bias[oc + 1] : 0;
+    int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1; /* s<pixel><channel> */
+    const uint32_t *x = (const uint32_t *)(const void *)col;
+    const int32_t whole = depth & ~3;
+    const int8_t *end = w + 2 * whole;
+    int32_t k;
+
+#if EK_HAS_DSP && defined(__GNUC__)
+    {
+        uint32_t groups = (uint32_t)(whole >> 2);
+        uint32_t t0, t1, t2, t3, t4, t5;
+        /* Two groups per iteration (an odd one first). Weights with single loads (the packed array
+         * has no alignment guarantee, and LDR may be unaligned, LDRD may not); the scratch is
+         * 8-byte aligned, so the second patch's pair can be one LDRD. */
+        __asm__ volatile(
+            "tst %[n], #1\n\t"
+            "beq 2f\n\t"
+            EK_CONV_GROUP_ASM
+            "2:\n\t"
+            "lsrs %[n], %[n], #1\n\t"
+            "beq 3f\n"
+            "1:\n\t"
+            EK_CONV_GROUP_ASM
+            EK_CONV_GROUP_ASM
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n"
+            "3:\n"
+            : [w] "+r"(w), [x] "+r"(x), [n] "+r"(groups), [a] "+r"(s00), [b] "+r"(s01), [c] "+r"(s10),
+              [d] "+r"(s11), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
+              [t5] "=&r"(t5)
+            :
+            : "cc", "memory");
+        (void)end;
+    }
+#else
+    while (w != end) {
+        const uint32_t wa = ek_load32(w);
+        const uint32_t wb = ek_load32(w + 4);
+        const uint32_t a02 = ek_sxtb16(wa), a13 = ek_sxtb16_ror8(wa);
+        const uint32_t p02 = x[0], p13 = x[1], q02 = x[2], q13 = x[3];
+        const uint32_t b02 = ek_sxtb16(wb), b13 = ek_sxtb16_ror8(wb);
+        w += 8;
+        x += 4;
+        s00 = ek_smlad(a02, p02, s00);
+        s00 = ek_smlad(a13, p13, s00);
+        s10 = ek_smlad(a02, q02, s10);
+        s10 = ek_smlad(a13, q13, s10);
+        s01 = ek_smlad(b02, p02, s01);
+        s01 = ek_smlad(b13, p13, s01);
+        s11 = ek_smlad(b02, q02, s11);
+        s11 = ek_smlad(b13, q13, s11);
+    }
+#endif
+    for (k = whole; k < depth; k++, w++) {
+        const int32_t wv0 = w[0], wv1 = w[depth - whole];
+        s00 += wv0 * col[EK_SLOT(k, 0)];
+        s01 += wv1 * col[EK_SLOT(k, 0)];
+        s10 += wv0 * col[EK_SLOT(k, 1)];
+        s11 += wv1 * col[EK_SLOT(k, 1)];
+    }
+    store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
+    store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
+}
+
+/* A lone output channel (the odd last one of a group): its weights in the reference layout. */
+static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col,
+                           int32_t oc, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                           int8_t *out_a, int8_t *out_b) {
+    int32_t s0 = bias != NULL ? bias[oc] : 0;
+    int32_t s1 = s0;
+    const uint32_t *x = (const uint32_t *)(const void *)col;
+    const int32_t whole = depth & ~3;
+    int32_t k;
+    for (k = 0; k < whole; k += 4) {
+        const uint32_t wa = ek_load32(w + k);
+        const uint32_t a02 = ek_sxtb16(wa), a13 = ek_sxtb16_ror8(wa);
+        s0 = ek_smlad(a02, x[0], s0);
+        s0 = ek_smlad(a13, x[1], s0);
+        s1 = ek_smlad(a02, x[2], s1);
+        s1 = ek_smlad(a13, x[3], s1);
+        x += 4;
+    }
+    for (; k < depth; k++) {
+        s0 += w[k] * col[EK_SLOT(k, 0)];
+        s1 += w[k] * col[EK_SLOT(k, 1)];
+    }
+    store_channel(p, oc, s0, s1, multiplier, shift, out_a, out_b);
+}
+
+void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                   const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t groups = p->in_c / fc;
+    const int32_t per_group = p->out_c / groups;
+    const int32_t depth = p->filter_h * p->filter_w * fc;
+    const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, fc);
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    /* Grouped convolutions go one pixel at a time: a pair would write the second pixel's first group
+     * before the first pixel's next group is read, an order the planner's overlap does not allow. */
+    const int pairs = groups == 1;
+    int32_t i, g, oc, step;
+    ek_pixel_t pa = ek_pixel_first(p), pb;
+
+    for (i = 0; i < pixels; i += step) {
+        const int pair = pairs && i + 1 < pixels;
+        int8_t *out_a = output + (size_t)ek_pixel_index(p, &pa) * p->out_c;
+        int8_t *out_b;
+        pb = pa;
+        if (pair) {
+            ek_pixel_next(p, &pb);
+        }
+        out_b = pair ? output + (size_t)ek_pixel_index(p, &pb) * p->out_c : NULL;
+        step = pair ? 2 : 1;
+        for (g = 0; g < groups; g++) {
+            const int32_t first = g * per_group;
+            const int32_t last = first + per_group;
+            /* A lone pixel fills both halves, so that the second accumulators read defined values. */
+            im2col(p, input, &pa, g * fc, cols, 0, scratch);
+            im2col(p, input, &pb, g * fc, cols, 1, scratch);
+            /* Every input of the block is in the scratch now: the channel order no longer matters. */
+            for (oc = first; oc + 1 < last; oc += 2) {
+                channel_pair(p, filter + (size_t)oc * depth, depth, scratch, oc, bias, multiplier, shift, out_a,
+                             out_b);
+            }
+            if (oc < last) {
+                channel_single(p, filter + (size_t)oc * depth, depth, scratch, oc, bias, multiplier, shift, out_a,
+                               out_b);
+            }
+        }
+        pa = pb;
+        ek_pixel_next(p, &pa);
+    }
+}

@@ -1,0 +1,197 @@
+/*
+ * edgekit Arm DSP kernels: the few SIMD intrinsics they use, and the fast requantization they share.
+ *
+ * On a core with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33 with DSP) each helper is one
+ * ACLE intrinsic from arm_acle.h. Elsewhere a portable C version with the same result is used, so the
+ * optimized kernels also compile (and can be tested) on the host; the generator only selects them for
+ * cores that have the instructions.
+ *
+ * Semantics, from the Armv7-M Architecture Reference Manual:
+ *   SXTB16 x        -> halfwords (int16)x[7:0], (int16)x[23:16]
+ *   SXTAB16 a, x    -> halfwords a.lo + (int16)x[7:0], a.hi + (int16)x[23:16] (each modulo 2^16)
+ *   SMLAD a, b, c   -> c + a.lo * b.lo + a.hi * b.hi (modulo 2^32; the Q flag is not used here)
+ *   SMLABB / SMLATT -> c + a.lo * b.lo / c + a.hi * b.hi
+ */
+#ifndef EK_DSP_H
+#define EK_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "ek_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define EK_HAS_DSP 1
+#else
+#define EK_HAS_DSP 0
+#endif
+
+/* An unaligned 32-bit load: the M4/M7/M33 do them in hardware (LDR), memcpy lets the compiler say so. */
+EK_INLINE uint32_t ek_load32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+EK_INLINE void ek_store32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+/* Rotation by 8: written as shifts so that gcc folds it into the SXTB16/SXTAB16 operand (ROR #8). */
+EK_INLINE uint32_t ek_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+
+#if EK_HAS_DSP
+EK_INLINE uint32_t ek_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
+EK_INLINE uint32_t ek_sxtab16(uint32_t a, uint32_t x) { return (uint32_t)__sxtab16((int16x2_t)a, (int8x4_t)x); }
+EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t c) {
+    return __smlad((int16x2_t)a, (int16x2_t)b, c);
+}
+EK_INLINE int32_t ek_smlabb(uint32_t a, uint32_t b, int32_t c) { return __smlabb((int32_t)a, (int32_t)b, c); }
+EK_INLINE int32_t ek_smlatt(uint32_t a, uint32_t b, int32_t c) { return __smlatt((int32_t)a, (int32_t)b, c); }
+#else
+EK_INLINE int32_t ek_lo16(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x & 0xFFFFu); }
+EK_INLINE int32_t ek_hi16(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x >> 16); }
+EK_INLINE uint32_t ek_pack16(int32_t lo, int32_t hi) {
+    return ((uint32_t)lo & 0xFFFFu) | (((uint32_t)hi & 0xFFFFu) << 16);
+}
+EK_INLINE uint32_t ek_sxtb16(uint32_t x) {
+    return ek_pack16((int8_t)(uint8_t)(x & 0xFFu), (int8_t)(uint8_t)((x >> 16) & 0xFFu));
+}
+EK_INLINE uint32_t ek_sxtab16(uint32_t a, uint32_t x) {
+    return ek_pack16(ek_lo16(a) + (int8_t)(uint8_t)(x & 0xFFu), ek_hi16(a) + (int8_t)(uint8_t)((x >> 16) & 0xFFu));
+}
+EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t c) {
+    return ek_wrap_add(c, ek_wrap_add(ek_lo16(a) * ek_lo16(b), ek_hi16(a) * ek_hi16(b)));
+}
+EK_INLINE int32_t ek_smlabb(uint32_t a, uint32_t b, int32_t c) { return ek_wrap_add(c, ek_lo16(a) * ek_lo16(b)); }
+EK_INLINE int32_t ek_smlatt(uint32_t a, uint32_t b, int32_t c) { return ek_wrap_add(c, ek_hi16(a) * ek_hi16(b)); }
+#endif
+
+/* SXTB16 / SXTAB16 of x rotated right by 8 (the odd bytes). One instruction with the rotation in the
+ * operand; gcc does not fold a separate rotate into it, hence the inline assembly. */
+#if EK_HAS_DSP && defined(__GNUC__)
+EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x) {
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+#else
+EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x) { return ek_sxtb16(ek_ror8(x)); }
+EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x) { return ek_sxtab16(a, ek_ror8(x)); }
+#endif
+
+/* int16 values per widened CONV_2D patch: filter_h * filter_w * filter_in_c rounded up to a group of 4.
+ * The DSP CONV_2D needs 2 patches of scratch (edgekit/codegen/engine_ops.py mirrors this). */
+#define EK_CONV_COLS(h, w, c) ((((h) * (w) * (c)) + 3) & ~3)
+
+/* The Arm DSP DEPTHWISE_CONV_2D's fast path: depth multiplier 1 or a multiple of 4, channels a multiple
+ * of 4, at most EK_DW_MAX_TAPS filter taps. Its weights are packed by the generator (engine_ops
+ * mirrors this) and its scratch holds in_c bytes of the input zero point. */
+#define EK_DW_MAX_TAPS 25
+#define EK_DW_FAST(p)                                                                          \
+    (((p)->depth_multiplier == 1 || ((p)->depth_multiplier & 3) == 0) && ((p)->out_c & 3) == 0 && \
+     (p)->filter_h * (p)->filter_w <= EK_DW_MAX_TAPS)
+
+/* An output pixel (batch, row, column) walked in flat order, forward or backward, without divisions. */
+typedef struct {
+    int32_t b, y, x;
+} ek_pixel_t;
+
+EK_INLINE ek_pixel_t ek_pixel_first(const ek_conv_params_t *p) {
+    ek_pixel_t q;
+    q.b = p->reverse ? p->batches - 1 : 0;
+    q.y = p->reverse ? p->out_h - 1 : 0;
+    q.x = p->reverse ? p->out_w - 1 : 0;
+    return q;
+}
+
+EK_INLINE void ek_pixel_next(const ek_conv_params_t *p, ek_pixel_t *q) {
+    if (!p->reverse) {
+        if (++q->x == p->out_w) {
+            q->x = 0;
+            if (++q->y == p->out_h) {
+                q->y = 0;
+                q->b++;
+            }
+        }
+    } else if (--q->x < 0) {
+        q->x = p->out_w - 1;
+        if (--q->y < 0) {
+            q->y = p->out_h - 1;
+            q->b--;
+        }
+    }
+}
+
+EK_INLINE int32_t ek_pixel_index(const ek_conv_params_t *p, const ek_pixel_t *q) {
+    return (q->b * p->out_h + q->y) * p->out_w + q->x;
+}
+
+/* Both halfwords set to v (for SXTAB16: adds the input offset while widening). */
+EK_INLINE uint32_t ek_dup16(int32_t v) { return ((uint32_t)v & 0xFFFFu) * 0x10001u; }
+
+/* ek_mul_by_quantized_mul, cheaper and with the same result for every multiplier the generator emits
+ * (quantize_multiplier gives 0 or [2^30, 2^31), never INT32_MIN, so the saturating case of the
+ * rounding doubling high multiply cannot occur). gemmlowp's nudge-and-truncate equals an arithmetic
+ * shift of ab + 2^30: for ab < 0, -floor((-ab - 1 + 2^30) / 2^31) == floor((ab + 2^30) / 2^31). */
+EK_INLINE int32_t ek_requant_fast(int32_t x, int32_t multiplier, int shift) {
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    const int64_t ab = (int64_t)ek_wrap_shl(x, left) * multiplier;
+    const int32_t high = (int32_t)((ab + (1LL << 30)) >> 31);
+    /* ek_rounding_divide_by_pot in 32-bit arithmetic (its mask is built in 64 bits there). */
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+/* ek_requant_fast split in two: the per-channel part (shifts, rounding mask) once per output channel,
+ * the per-value part branch-free (SMLAL, shifts, one conditional add), for kernels that requantize
+ * several outputs of the same channel in a row. Same results as ek_requant_fast. */
+typedef struct {
+    int32_t multiplier;
+    int32_t left, right; /* shift split into its left (> 0) and right (< 0) parts, both >= 0 */
+    int32_t mask, half;  /* 2^right - 1 and mask >> 1 */
+} ek_requant_t;
+
+EK_INLINE ek_requant_t ek_requant_setup(int32_t multiplier, int32_t shift) {
+    ek_requant_t q;
+    q.multiplier = multiplier;
+    q.left = shift & ~(shift >> 31);
+    q.right = (-shift) & ~((-shift) >> 31);
+    q.mask = (int32_t)((1u << q.right) - 1u);
+    q.half = q.mask >> 1;
+    return q;
+}
+
+EK_INLINE int32_t ek_requant_apply(const ek_requant_t *q, int32_t x) {
+    const int64_t ab = (int64_t)ek_wrap_shl(x, q->left) * q->multiplier;
+    const int32_t high = (int32_t)((ab + (1LL << 30)) >> 31);
+    const int32_t threshold = q->half + (int32_t)((uint32_t)high >> 31);
+    return (high >> q->right) + ((high & q->mask) > threshold ? 1 : 0);
+}
+
+/* Clamp written as two selects, so that gcc emits conditional moves rather than a branch. */
+EK_INLINE int8_t ek_clamp_s8(int32_t v, int32_t lo, int32_t hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int8_t)v;
+}
+
+/* The clamp for the usual activation range [-128, 127] (no activation, or RELU with zero point -128):
+ * one SSAT instead of two compares and two conditional moves. Kernels test the range once per call. */
+EK_INLINE int8_t ek_sat_s8(int32_t v) {
+#if EK_HAS_DSP
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+#endif
+}
+
+EK_INLINE int ek_full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
+
+#endif /* EK_DSP_H */
