@@ -157,8 +157,23 @@ def build_engine(graph: Graph, name: str = "model") -> EngineModel:
     return EngineModel(graph=graph, name=name, lowered=lowered, plan=plan, kernels=kernels)
 
 
-def generate_engine(graph: Graph, name: str = "model") -> dict[str, bytes]:
-    """The files of a standalone C folder running `graph`: {file name: contents}."""
+KERNEL_VARIANTS = ("reference", "neon")
+
+
+def kernel_source(kernel: str, variant: str = "reference") -> Path:
+    """The C file of `kernel` in the `variant` folder, or the reference one when the variant has none."""
+    if variant not in KERNEL_VARIANTS:
+        raise EdgekitError(None, f"unknown kernel variant {variant!r}; use one of: {', '.join(KERNEL_VARIANTS)}")
+    folder = data_dir("firmware") / "kernels"
+    candidate = folder / variant / kernel
+    return candidate if candidate.is_file() else folder / "reference" / kernel
+
+
+def generate_engine(graph: Graph, name: str = "model", variant: str = "reference") -> dict[str, bytes]:
+    """The files of a standalone C folder running `graph`: {file name: contents}.
+
+    `variant` names an optimized kernel folder (`firmware/kernels/<variant>/`); ops it lacks use the
+    reference kernel, op by op."""
     model = build_engine(graph, name)
     files = {
         f"{name}.h": _header(model).encode(),
@@ -167,7 +182,7 @@ def generate_engine(graph: Graph, name: str = "model") -> dict[str, bytes]:
     firmware = data_dir("firmware") / "kernels"
     files["ek_kernels.h"] = (firmware / "include" / "ek_kernels.h").read_bytes()
     for kernel in model.kernels:
-        files[_kernel_file(kernel)] = (firmware / "reference" / kernel).read_bytes()
+        files[_kernel_file(kernel)] = kernel_source(kernel, variant).read_bytes()
     return dict(sorted(files.items()))
 
 

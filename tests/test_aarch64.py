@@ -1,0 +1,138 @@
+"""The edgekit engine on Raspberry Pi cores: KWS int8 cross-compiled for AArch64 (reference and NEON
+kernels, -Wall -Wextra -Werror), run under qemu-aarch64 with the counting plugin. Outputs must equal
+the host build and the tflite-micro interpreter; counts must be exact and reproducible; NEON must
+execute fewer instructions than the reference."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_model
+
+from edgekit.codegen.engine import generate_engine, kernel_source
+from edgekit.codegen.engine_host import write_folder
+from edgekit.emulate import cycles_a
+from edgekit.emulate.aarch64 import CFLAGS, build_a64, missing_tools, run_a64
+from edgekit.emulate.isa_a64 import classify
+from edgekit.firmware import run_host
+from edgekit.ir.tflite_reader import parse_tflite
+from edgekit.on_board import random_inputs, tflm_reference
+from edgekit.targets import get_target
+
+pytestmark = pytest.mark.skipif(
+    bool(missing_tools()) or shutil.which("cc") is None,
+    reason=f"AArch64 tools not installed: {', '.join(missing_tools()) or 'host cc'} (scripts/setup.sh)",
+)
+
+N_INPUTS = 20
+BOARD = "rpi4-2gb"  # Cortex-A72
+
+
+@pytest.fixture(scope="module")
+def kws(tmp_path_factory: pytest.TempPathFactory):
+    path = shared_model("mlcommons_tiny/kws_ref_model.tflite")
+    data = path.read_bytes()
+    graph = parse_tflite(data, path=path)
+    inputs = random_inputs(graph, N_INPUTS)
+    root = tmp_path_factory.mktemp("kws_a64")
+    host = run_host(write_folder(generate_engine(graph, "model"), root / "engine_host"), inputs, root / "host")
+    return graph, inputs, host, tflm_reference(data, graph, inputs), root
+
+
+@pytest.fixture(scope="module")
+def runs(kws):
+    graph, inputs, _host, _tflm, root = kws
+    target = get_target(BOARD)
+    out = {}
+    for variant in ("reference", "neon"):
+        engine = write_folder(generate_engine(graph, "model", variant), root / f"engine_{variant}")
+        build = build_a64(engine, inputs, root / f"a64_{variant}", core=target.core)
+        out[variant] = (build, run_a64(build, target), run_a64(build, target) if variant == "neon" else None)
+    return out
+
+
+def test_neon_folder_is_used_for_the_hot_kernels_only() -> None:
+    for kernel in ("conv_2d.c", "depthwise_conv_2d.c", "fully_connected.c"):
+        assert kernel_source(kernel, "neon").parent.name == "neon"
+    assert kernel_source("softmax.c", "neon").parent.name == "reference"  # falls back op by op
+    assert "-Werror" in CFLAGS and "-static" in CFLAGS
+
+
+@pytest.mark.parametrize("variant", ["reference", "neon"])
+def test_outputs_equal_host_and_tflm(kws, runs, variant: str) -> None:
+    _graph, inputs, host, tflm, _root = kws
+    result = runs[variant][1]
+    assert result.outputs.shape == (N_INPUTS, 12)
+    assert np.array_equal(result.outputs, host)
+    assert tflm is not None, "tflite-micro is part of the pinned environment"
+    assert np.array_equal(result.outputs, tflm)
+    assert len({row.tobytes() for row in inputs}) == N_INPUTS
+
+
+def test_counts_are_exact_reproducible_and_per_layer(runs) -> None:
+    _build, first, second = runs["neon"]
+    assert second is not None
+    assert [i.instructions for i in first.inferences] == [i.instructions for i in second.inferences]
+    for a, b in zip(first.layers, second.layers, strict=True):
+        assert (a.symbol, a.instructions, a.classes) == (b.symbol, b.instructions, b.classes)
+    inference = first.inferences[0]
+    assert inference.instructions == sum(layer.instructions for layer in inference.layers) + inference.glue_instructions
+    assert sum(inference.classes.values()) == inference.instructions
+    assert [layer.index for layer in first.layers] == list(range(13))
+    assert first.unknown_instructions == 0
+    assert first.counting == "plugin" and first.qemu_machine == "aarch64-user"
+
+
+def test_neon_executes_fewer_instructions_and_uses_vector_macs(runs) -> None:
+    ref, neon = runs["reference"][1], runs["neon"][1]
+    assert neon.instructions < 0.6 * ref.instructions
+    pointwise = neon.layers[2]  # 1x1 conv, 64 channels: the dot product is vectorized
+    assert pointwise.op == "conv_2d" and pointwise.classes.get("simd_mul", 0) > 0
+    assert "simd_mul" not in ref.layers[2].classes
+    assert neon.estimated_ms is not None and ref.estimated_ms is not None
+    assert 0 < neon.estimated_ms < ref.estimated_ms
+
+
+def test_estimates_follow_the_core_and_clock(tmp_path: Path, kws, runs) -> None:
+    """The same instructions priced per core: the A76 at 2.4 GHz beats the A72 at 1.5 GHz."""
+    _graph, inputs, _host, _tflm, root = kws
+    a72 = runs["neon"][1]
+    target = get_target("rpi5-4gb")
+    build = build_a64(root / "engine_neon", inputs[:2], tmp_path / "a76", core=target.core)
+    a76 = run_a64(build, target)
+    assert a76.clock_mhz == 2400 and a72.clock_mhz == 1500
+    assert a76.estimated_ms < a72.estimated_ms
+    assert a76.estimated_cycles / a76.instructions < a72.estimated_cycles / a72.instructions
+    assert a72.estimated_ms == pytest.approx(a72.estimated_cycles / (1500 * 1000))
+
+
+def test_classifier_reads_registers_and_vector_forms() -> None:
+    cls, q, reads, writes, acc = classify("smlal2", "v0.4s, v1.8h, v2.8h")
+    assert (cls, q, acc) == ("simd_mul", True, True)
+    assert set(reads) == {"v0", "v1", "v2"} and writes == ("v0",)
+    cls, _q, reads, writes, _acc = classify("ldrsb", "w1, [x2], #1")
+    assert cls == "load" and reads == ("r2",) and set(writes) == {"r1", "r2"}
+    assert classify("ld1", "{v0.16b}, [x0]")[0] == "simd_load"
+    assert classify("ldr", "q0, [x1, #16]")[0] == "simd_load"
+    assert classify("madd", "w0, w1, w3, w0")[0] == "mul"
+    assert classify("b.ne", "4005c0 <f+0x20>")[2] == ("nzcv",)
+
+
+def test_in_order_core_pays_for_a_dependence_chain() -> None:
+    """On the in-order A53 a load that needs the previous load's result waits for it; independent
+    loads only share the one load pipe (a cycle each). Two ALU operations dual-issue."""
+    from edgekit.emulate.isa_a64 import A64Insn
+
+    def insn(mnemonic: str, operands: str) -> A64Insn:
+        cls, q, reads, writes, acc = classify(mnemonic, operands)
+        return A64Insn(0, b"\0\0\0\0", mnemonic, operands, cls, q, reads, writes, acc)
+
+    a53 = cycles_a.timing_for("cortex-a53")
+    dependent = [insn("ldr", "x1, [x0]"), insn("ldr", "x2, [x1]")]
+    independent = [insn("ldr", "x1, [x0]"), insn("ldr", "x2, [x3]")]
+    assert cycles_a.block_cycles(dependent, a53) > cycles_a.block_cycles(independent, a53) >= 2
+    alu_pair = [insn("add", "x1, x1, #1"), insn("add", "x2, x2, #1")]
+    assert cycles_a.block_cycles(alu_pair, a53) == 1  # dual issue
