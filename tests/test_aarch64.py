@@ -136,3 +136,24 @@ def test_in_order_core_pays_for_a_dependence_chain() -> None:
     assert cycles_a.block_cycles(dependent, a53) > cycles_a.block_cycles(independent, a53) >= 2
     alu_pair = [insn("add", "x1, x1, #1"), insn("add", "x2, x2, #1")]
     assert cycles_a.block_cycles(alu_pair, a53) == 1  # dual issue
+
+
+def test_convert_hook_notes_a_missing_toolchain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the AArch64 tools on PATH a Pi board gets a note in the report, not a failure."""
+    from dataclasses import dataclass, field
+
+    from edgekit.on_pi import pi_emulation
+
+    @dataclass
+    class Result:  # the two fields of ConvertResult the hook writes
+        emulation: list | None = None
+        notes: list[str] = field(default_factory=list)
+
+    path = shared_model("mlcommons_tiny/kws_ref_model.tflite")
+    data = path.read_bytes()
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = Result()
+    pi_emulation(path, data, parse_tflite(data, path=path), [get_target(BOARD)], result, lambda _m: None)
+    assert result.emulation is None
+    assert len(result.notes) == 1 and "No Raspberry Pi timing" in result.notes[0]
+    assert "qemu-aarch64" in result.notes[0]
