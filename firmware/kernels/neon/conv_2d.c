@@ -3,8 +3,19 @@
  * row with the input is vectorized. When the filter taps of one row are adjacent in memory (dilation 1,
  * no groups) the whole row, (taps x channels) bytes, is one dot product. Each product is formed exactly
  * (16 x 16 -> 32 bits) and int32 addition is associative, so the sum equals the reference's; the
- * requantization is the reference's scalar code, and the output order is the reference's. */
+ * requantization is the reference's scalar code, and the output order is the reference's.
+ * When the filter window is small, the input rows under it are first
+ * copied next to each other (one pixel's patch, read before any of the pixel's outputs is written) so
+ * that each output channel is a single long dot product: this is what makes a first layer with one
+ * input channel (KWS: 10x4 taps) vector work. In a border window the taps outside the input are filled
+ * with the input's zero point, whose offset input is exactly 0: the sum equals the reference's, which
+ * skips those taps. */
+#include <string.h>
+
 #include "ek_kernels.h"
+
+/* Largest filter window (taps x channels, bytes) gathered into a patch on the stack. */
+#define EK_CONV_PATCH_BYTES 1024
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
@@ -73,6 +84,12 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     const int32_t rev = p->reverse;
     /* Adjacent taps of a row are adjacent in memory, in the input and in the filter. */
     const int32_t row_contiguous = p->dilation_w == 1 && filter_in_c == p->in_c;
+    const int32_t row_bytes = p->filter_w * filter_in_c;
+    /* A patch pays off when the window has several rows; a one-row window is one dot product already. */
+    const int32_t use_patch = row_contiguous && p->filter_h > 1 && filter_size <= EK_CONV_PATCH_BYTES;
+    /* Border windows can use the patch too when the zero point is an int8 value (always, for int8). */
+    const int32_t pad_patch = -input_offset >= INT8_MIN && -input_offset <= INT8_MAX;
+    int8_t patch[EK_CONV_PATCH_BYTES];
     int32_t ib, iy, ix, ioc, fy, fx;
 
     for (ib = 0; ib < p->batches; ib++) {
@@ -89,6 +106,31 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                 int32_t fx_start, fx_end;
                 tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
+                const int32_t full = fy_start == 0 && fy_end == p->filter_h && fx_start == 0 && fx_end == p->filter_w;
+                if (use_patch && (full || pad_patch)) {
+                    if (!full) {
+                        /* Taps outside the input hold the input zero point: (zp + input_offset) is 0, so they
+                         * add exactly nothing, as the reference's skipped taps. */
+                        memset(patch, -input_offset, (size_t)filter_size);
+                    }
+                    for (fy = fy_start; fy < fy_end && fx_end > fx_start; fy++) {
+                        const int32_t in_y = in_y0 + p->dilation_h * fy;
+                        memcpy(patch + (size_t)fy * row_bytes + (size_t)fx_start * filter_in_c,
+                               in_batch + ((size_t)in_y * p->in_w + in_x0 + fx_start) * p->in_c,
+                               (size_t)(fx_end - fx_start) * filter_in_c);
+                    }
+                    for (ioc = 0; ioc < p->out_c; ioc++) {
+                        const int32_t oc = EK_REVERSE(ioc, p->out_c, rev);
+                        int32_t acc = dot_s8(filter + (size_t)oc * filter_size, patch, filter_size, 0, input_offset);
+                        if (bias != NULL) {
+                            acc += bias[oc];
+                        }
+                        acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
+                        acc += p->output_offset;
+                        out[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                    }
+                    continue;
+                }
                 for (ioc = 0; ioc < p->out_c; ioc++) {
                     const int32_t oc = EK_REVERSE(ioc, p->out_c, rev);
                     const int32_t group_base = (oc / filters_per_group) * filter_in_c;
