@@ -157,3 +157,21 @@ def test_convert_hook_notes_a_missing_toolchain(tmp_path: Path, monkeypatch: pyt
     assert result.emulation is None
     assert len(result.notes) == 1 and "No Raspberry Pi timing" in result.notes[0]
     assert "qemu-aarch64" in result.notes[0]
+
+
+def test_emulate_command_runs_a_pi_board(tmp_path: Path) -> None:
+    """`edgekit emulate MODEL --target rpi4-2gb`: the NEON engine under qemu-aarch64, outputs proven,
+    the static program kept next to emulation.json."""
+    import json
+
+    from conftest import run_edgekit
+
+    path = shared_model("mlcommons_tiny/kws_ref_model.tflite")
+    run = run_edgekit("emulate", path, "--target", "rpi4-2gb", "--out", tmp_path / "boards", "--json")
+    assert run.code == 0, run.stderr
+    (entry,) = json.loads(run.stdout)
+    assert entry["target"] == "rpi4-2gb" and entry["core"] == "cortex-a72" and entry["kernels"] == "neon"
+    assert entry["outputs_equal_to_host"] and entry["outputs_equal_to_tflm"]
+    assert entry["estimated"]["ms"] == pytest.approx(entry["estimated"]["cycles"] / 1.5e6, rel=1e-3)
+    assert (tmp_path / "boards" / "rpi4-2gb" / "a64_run").is_file()
+    assert (tmp_path / "boards" / "rpi4-2gb" / "emulation.json").is_file()
