@@ -20,8 +20,10 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
 
-/* sum over d < n of (f[d] + f_off) * (x[d] + x_off), 16 lanes per step, scalar tail. */
-static int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off, int32_t x_off) {
+/* sum over d < n of (f[d] + f_off) * (x[d] + x_off), 16 lanes per step, scalar tail. Inlined: most calls
+ * are short (one output of a 1x1 convolution over a few channels), where a call would cost as much as
+ * the sum. */
+EK_INLINE int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off, int32_t x_off) {
     const int16x8_t vf_off = vdupq_n_s16((int16_t)f_off);
     const int16x8_t vx_off = vdupq_n_s16((int16_t)x_off);
     int32x4_t acc0 = vdupq_n_s32(0);
@@ -53,7 +55,7 @@ static int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off
     return acc;
 }
 #else
-static int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off, int32_t x_off) {
+EK_INLINE int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off, int32_t x_off) {
     int32_t acc = 0;
     int32_t d;
     for (d = 0; d < n; d++) {
