@@ -182,7 +182,11 @@ def generate_engine(graph: Graph, name: str = "model", variant: str = "reference
     firmware = data_dir("firmware") / "kernels"
     files["ek_kernels.h"] = (firmware / "include" / "ek_kernels.h").read_bytes()
     for kernel in model.kernels:
-        files[_kernel_file(kernel)] = kernel_source(kernel, variant).read_bytes()
+        source = kernel_source(kernel, variant)
+        files[_kernel_file(kernel)] = source.read_bytes()
+        # A variant's kernels may share a header of their own (neon/ek_neon.h): it comes along.
+        for header in sorted(source.parent.glob("*.h")) if source.parent.name != "reference" else ():
+            files[header.name] = header.read_bytes()
     return dict(sorted(files.items()))
 
 

@@ -164,7 +164,14 @@ class _IssueState:
 def _record(insn: A64Insn, issue: float, timing: ACoreTiming, ready: dict[str, float],
             accumulate_ready: dict[str, float]) -> None:
     done = issue + _latency(insn, timing)
+    base_ready = ready.get(insn.writeback, 0.0) + 1.0 if insn.writeback else 0.0
     for reg in insn.writes:
+        if reg == insn.writeback:
+            # The address update of a pre/post-indexed access needs only the old base (one ALU step),
+            # not the loaded value or the stored data.
+            ready[reg] = base_ready
+            accumulate_ready.pop(reg, None)
+            continue
         ready[reg] = done
         if insn.accumulates:
             # The next MAC into this accumulator may start `accumulate_latency` after this one.

@@ -78,6 +78,8 @@ class A64Insn:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     accumulates: bool  # a multiply-accumulate whose accumulator is its destination
+    writeback: str | None = None  # base register a pre/post-indexed load or store updates
+
 
     @property
     def size(self) -> int:
@@ -115,8 +117,8 @@ def _split_operands(ops: str) -> list[str]:
     return parts
 
 
-def classify(mnemonic: str, operands: str) -> tuple[str, bool, tuple[str, ...], tuple[str, ...], bool]:
-    """(class, 128-bit vector, registers read, registers written, accumulates)."""
+def classify(mnemonic: str, operands: str) -> tuple[str, bool, tuple[str, ...], tuple[str, ...], bool, str | None]:
+    """(class, 128-bit vector, registers read, registers written, accumulates, write-back base)."""
     m = mnemonic.lower()
     ops = operands.lower().split("//", 1)[0].split("<", 1)[0].strip()
     parts = _split_operands(ops)
@@ -150,6 +152,7 @@ def classify(mnemonic: str, operands: str) -> tuple[str, bool, tuple[str, ...], 
 
     reads: list[str] = []
     writes: list[str] = []
+    writeback: str | None = None
     if cls in ("load", "simd_load"):
         # Destinations come first (a {list} for LD1..), then the address.
         address = next((p for p in parts if p.startswith("[")), "")
@@ -164,6 +167,7 @@ def classify(mnemonic: str, operands: str) -> tuple[str, bool, tuple[str, ...], 
         reads += base
         if base and (address.endswith("!") or parts.index(address) < len(parts) - 1):
             writes.append(base[0])  # pre/post-index write-back of the base
+            writeback = base[0]
     elif cls in ("store", "simd_store"):
         address = next((p for p in parts if p.startswith("[")), "")
         for p in parts:
@@ -171,6 +175,7 @@ def classify(mnemonic: str, operands: str) -> tuple[str, bool, tuple[str, ...], 
         base = _registers(address)
         if base and (address.endswith("!") or (address and parts.index(address) < len(parts) - 1)):
             writes.append(base[0])
+            writeback = base[0]
         if m.startswith(("stxr", "stlxr")) and parts:
             writes += _registers(parts[0])  # status result
     elif cls == "branch":
@@ -194,7 +199,7 @@ def classify(mnemonic: str, operands: str) -> tuple[str, bool, tuple[str, ...], 
         writes.append("nzcv")
     accumulates = cls in ("simd_mul", "mul") and (bool(_DEST_READ.fullmatch(m)) or m in ("madd", "msub"))
     # Zero registers carry no dependence; `r31` only appears as xzr/wzr, which _registers skips.
-    return cls, q_form, tuple(dict.fromkeys(reads)), tuple(dict.fromkeys(writes)), accumulates
+    return cls, q_form, tuple(dict.fromkeys(reads)), tuple(dict.fromkeys(writes)), accumulates, writeback
 
 
 def disassemble(elf: Path, objdump: Path) -> dict[int, A64Insn]:
@@ -210,10 +215,10 @@ def disassemble(elf: Path, objdump: Path) -> dict[int, A64Insn]:
         addr_hex, word, mnemonic, operands = match.groups()
         if mnemonic.startswith(".") or mnemonic == "udf":
             continue
-        cls, q_form, reads, writes, acc = classify(mnemonic, operands)
+        cls, q_form, reads, writes, acc, writeback = classify(mnemonic, operands)
         addr = int(addr_hex, 16)
         table[addr] = A64Insn(addr, int(word, 16).to_bytes(4, "little"), mnemonic, operands.strip(), cls, q_form,
-                              reads, writes, acc)
+                              reads, writes, acc, writeback)
     return table
 
 

@@ -1,69 +1,32 @@
 /* CONV_2D, int8, AArch64 Advanced SIMD (NEON) variant of reference/conv_2d.c (TFLM's
- * reference_integer_ops::ConvPerChannel). Same signature and results: only the dot product of a filter
- * row with the input is vectorized. When the filter taps of one row are adjacent in memory (dilation 1,
- * no groups) the whole row, (taps x channels) bytes, is one dot product. Each product is formed exactly
- * (16 x 16 -> 32 bits) and int32 addition is associative, so the sum equals the reference's; the
- * requantization is the reference's scalar code, and the output order is the reference's.
- * When the filter window is small, the input rows under it are first
- * copied next to each other (one pixel's patch, read before any of the pixel's outputs is written) so
- * that each output channel is a single long dot product: this is what makes a first layer with one
- * input channel (KWS: 10x4 taps) vector work. In a border window the taps outside the input are filled
- * with the input's zero point, whose offset input is exactly 0: the sum equals the reference's, which
- * skips those taps. */
+ * reference_integer_ops::ConvPerChannel). Same signature and results.
+ *
+ * When the taps of a filter row are adjacent in memory (dilation 1 across, no groups) and the filter
+ * window is at most EK_CONV_PATCH_BYTES, the input under the window becomes one contiguous vector: the
+ * input itself for a one-row window inside the input (1x1 convolutions), else a patch on the stack
+ * with the window's rows copied next to each other. Each output channel is then one dot product with
+ * that vector, four channels at a time (sharing the input loads), requantized four at a time
+ * (ek_neon.h shows both bit-exact). In a border window the taps outside the input hold the input zero
+ * point, whose offset value is exactly 0, where the reference skips them: the sums are equal. Other
+ * convolutions take the reference loops.
+ *
+ * Order: per pixel, the channels past the last group of four come first when reversed, last
+ * otherwise, and groups walk in the reference's direction; every input a group reads is read before
+ * the group's outputs are written, so no output is written before an input it needs is read, and no
+ * write comes earlier than in the reference: the planner's in-place overlap stays valid. */
 #include <string.h>
 
 #include "ek_kernels.h"
 
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include "ek_neon.h"
+#define EK_CONV_LANES 4
+#else
+#define EK_CONV_LANES 0
+#endif
+
 /* Largest filter window (taps x channels, bytes) gathered into a patch on the stack. */
 #define EK_CONV_PATCH_BYTES 1024
-
-#if defined(__aarch64__) && defined(__ARM_NEON)
-#include <arm_neon.h>
-
-/* sum over d < n of (f[d] + f_off) * (x[d] + x_off), 16 lanes per step, scalar tail. Inlined: most calls
- * are short (one output of a 1x1 convolution over a few channels), where a call would cost as much as
- * the sum. */
-EK_INLINE int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off, int32_t x_off) {
-    const int16x8_t vf_off = vdupq_n_s16((int16_t)f_off);
-    const int16x8_t vx_off = vdupq_n_s16((int16_t)x_off);
-    int32x4_t acc0 = vdupq_n_s32(0);
-    int32x4_t acc1 = vdupq_n_s32(0);
-    int32_t d = 0;
-    int32_t acc;
-    for (; d + 16 <= n; d += 16) {
-        const int8x16_t f8 = vld1q_s8(f + d);
-        const int8x16_t x8 = vld1q_s8(x + d);
-        const int16x8_t f_lo = vaddq_s16(vmovl_s8(vget_low_s8(f8)), vf_off);
-        const int16x8_t f_hi = vaddq_s16(vmovl_high_s8(f8), vf_off);
-        const int16x8_t x_lo = vaddq_s16(vmovl_s8(vget_low_s8(x8)), vx_off);
-        const int16x8_t x_hi = vaddq_s16(vmovl_high_s8(x8), vx_off);
-        acc0 = vmlal_s16(acc0, vget_low_s16(f_lo), vget_low_s16(x_lo));
-        acc1 = vmlal_high_s16(acc1, f_lo, x_lo);
-        acc0 = vmlal_s16(acc0, vget_low_s16(f_hi), vget_low_s16(x_hi));
-        acc1 = vmlal_high_s16(acc1, f_hi, x_hi);
-    }
-    for (; d + 8 <= n; d += 8) {
-        const int16x8_t f16 = vaddq_s16(vmovl_s8(vld1_s8(f + d)), vf_off);
-        const int16x8_t x16 = vaddq_s16(vmovl_s8(vld1_s8(x + d)), vx_off);
-        acc0 = vmlal_s16(acc0, vget_low_s16(f16), vget_low_s16(x16));
-        acc1 = vmlal_high_s16(acc1, f16, x16);
-    }
-    acc = vaddvq_s32(vaddq_s32(acc0, acc1));
-    for (; d < n; d++) {
-        acc += ((int32_t)f[d] + f_off) * ((int32_t)x[d] + x_off);
-    }
-    return acc;
-}
-#else
-EK_INLINE int32_t dot_s8(const int8_t *f, const int8_t *x, int32_t n, int32_t f_off, int32_t x_off) {
-    int32_t acc = 0;
-    int32_t d;
-    for (d = 0; d < n; d++) {
-        acc += ((int32_t)f[d] + f_off) * ((int32_t)x[d] + x_off);
-    }
-    return acc;
-}
-#endif
 
 /* First and one-past-last filter tap whose input coordinate origin + dilation * tap is inside [0, size). */
 static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start, int32_t *end) {
@@ -77,22 +40,101 @@ static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t si
     *end = e < taps ? e : taps;
 }
 
-void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
-                   const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+static int8_t requantize(const ek_conv_params_t *p, int32_t acc, const int32_t *bias, const int32_t *multiplier,
+                         const int8_t *shift, int32_t oc) {
+    if (bias != NULL) {
+        acc += bias[oc];
+    }
+    acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
+    acc += p->output_offset;
+    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+}
+
+static int32_t dot(const int8_t *f, const int8_t *x, int32_t n, int32_t x_off) {
+#if EK_CONV_LANES
+    return ek_neon_dot(f, x, n, 0, x_off);
+#else
+    int32_t acc = 0;
+    int32_t d;
+    for (d = 0; d < n; d++) {
+        acc += (int32_t)f[d] * ((int32_t)x[d] + x_off);
+    }
+    return acc;
+#endif
+}
+
+/* Every output channel of one pixel from its window vector x (filter_size bytes). */
+static void pixel_from_window(const ek_conv_params_t *p, const int8_t *x, int32_t filter_size, const int8_t *filter,
+                              const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out) {
+    const int32_t groups = EK_CONV_LANES > 0 ? p->out_c / EK_CONV_LANES : 0;
+    const int32_t grouped = groups * EK_CONV_LANES;
+    int32_t ioc, ig;
+    if (p->reverse) {
+        for (ioc = p->out_c - 1; ioc >= grouped; ioc--) {
+            out[ioc] = requantize(p, dot(filter + (size_t)ioc * filter_size, x, filter_size, p->input_offset), bias,
+                                  multiplier, shift, ioc);
+        }
+    }
+#if EK_CONV_LANES
+    for (ig = 0; ig < groups; ig++) {
+        const int32_t oc = EK_REVERSE(ig, groups, p->reverse) * EK_CONV_LANES;
+        int32x4_t acc = ek_neon_dot4(filter + (size_t)oc * filter_size, (size_t)filter_size, x, filter_size, 0,
+                                     p->input_offset);
+        if (bias != NULL) {
+            acc = vaddq_s32(acc, vld1q_s32(bias + oc));
+        }
+        ek_neon_store4(out + oc, ek_neon_requant(acc, vld1q_s32(multiplier + oc), ek_neon_shift4(shift + oc),
+                                                 p->output_offset, p->act_min, p->act_max));
+    }
+#else
+    (void)ig;
+#endif
+    if (!p->reverse) {
+        for (ioc = grouped; ioc < p->out_c; ioc++) {
+            out[ioc] = requantize(p, dot(filter + (size_t)ioc * filter_size, x, filter_size, p->input_offset), bias,
+                                  multiplier, shift, ioc);
+        }
+    }
+}
+
+/* One pixel the reference way (groups, dilated rows, large windows). */
+static void pixel_reference(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0,
+                            int32_t fy_start, int32_t fy_end, int32_t fx_start, int32_t fx_end, const int8_t *filter,
+                            const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out) {
     const int32_t filter_in_c = p->filter_in_c;
     const int32_t filters_per_group = p->out_c / (p->in_c / filter_in_c);
     const int32_t filter_size = p->filter_h * p->filter_w * filter_in_c;
-    const int32_t input_offset = p->input_offset;
+    int32_t ioc, fy, fx;
+    for (ioc = 0; ioc < p->out_c; ioc++) {
+        const int32_t oc = EK_REVERSE(ioc, p->out_c, p->reverse);
+        const int32_t group_base = (oc / filters_per_group) * filter_in_c;
+        const int8_t *f_oc = filter + (size_t)oc * filter_size;
+        int32_t acc = 0;
+        for (fy = fy_start; fy < fy_end; fy++) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            for (fx = fx_start; fx < fx_end; fx++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                const int8_t *in_px = in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c + group_base;
+                const int8_t *f_px = f_oc + ((size_t)fy * p->filter_w + fx) * filter_in_c;
+                acc += dot(f_px, in_px, filter_in_c, p->input_offset);
+            }
+        }
+        out[oc] = requantize(p, acc, bias, multiplier, shift, oc);
+    }
+}
+
+void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                   const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+    const int32_t filter_in_c = p->filter_in_c;
+    const int32_t filter_size = p->filter_h * p->filter_w * filter_in_c;
     const int32_t rev = p->reverse;
-    /* Adjacent taps of a row are adjacent in memory, in the input and in the filter. */
-    const int32_t row_contiguous = p->dilation_w == 1 && filter_in_c == p->in_c;
     const int32_t row_bytes = p->filter_w * filter_in_c;
-    /* A patch pays off when the window has several rows; a one-row window is one dot product already. */
-    const int32_t use_patch = row_contiguous && p->filter_h > 1 && filter_size <= EK_CONV_PATCH_BYTES;
-    /* Border windows can use the patch too when the zero point is an int8 value (always, for int8). */
-    const int32_t pad_patch = -input_offset >= INT8_MIN && -input_offset <= INT8_MAX;
+    /* Zero point of the input: (zero_point + input_offset) == 0. An int8 value for every int8 model. */
+    const int32_t zero_point = -p->input_offset;
+    const int32_t windows = p->dilation_w == 1 && filter_in_c == p->in_c && filter_size <= EK_CONV_PATCH_BYTES &&
+                            zero_point >= INT8_MIN && zero_point <= INT8_MAX;
     int8_t patch[EK_CONV_PATCH_BYTES];
-    int32_t ib, iy, ix, ioc, fy, fx;
+    int32_t ib, iy, ix, fy;
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
@@ -107,62 +149,30 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                 const int32_t in_x0 = ox * p->stride_w - p->pad_w;
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                 int32_t fx_start, fx_end;
+                int32_t full;
                 tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
-                const int32_t full = fy_start == 0 && fy_end == p->filter_h && fx_start == 0 && fx_end == p->filter_w;
-                if (use_patch && (full || pad_patch)) {
-                    if (!full) {
-                        /* Taps outside the input hold the input zero point: (zp + input_offset) is 0, so they
-                         * add exactly nothing, as the reference's skipped taps. */
-                        memset(patch, -input_offset, (size_t)filter_size);
-                    }
-                    for (fy = fy_start; fy < fy_end && fx_end > fx_start; fy++) {
-                        const int32_t in_y = in_y0 + p->dilation_h * fy;
-                        memcpy(patch + (size_t)fy * row_bytes + (size_t)fx_start * filter_in_c,
-                               in_batch + ((size_t)in_y * p->in_w + in_x0 + fx_start) * p->in_c,
-                               (size_t)(fx_end - fx_start) * filter_in_c);
-                    }
-                    for (ioc = 0; ioc < p->out_c; ioc++) {
-                        const int32_t oc = EK_REVERSE(ioc, p->out_c, rev);
-                        int32_t acc = dot_s8(filter + (size_t)oc * filter_size, patch, filter_size, 0, input_offset);
-                        if (bias != NULL) {
-                            acc += bias[oc];
-                        }
-                        acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
-                        acc += p->output_offset;
-                        out[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-                    }
+                if (!windows) {
+                    pixel_reference(p, in_batch, in_y0, in_x0, fy_start, fy_end, fx_start, fx_end, filter, bias,
+                                    multiplier, shift, out);
                     continue;
                 }
-                for (ioc = 0; ioc < p->out_c; ioc++) {
-                    const int32_t oc = EK_REVERSE(ioc, p->out_c, rev);
-                    const int32_t group_base = (oc / filters_per_group) * filter_in_c;
-                    const int8_t *f_oc = filter + (size_t)oc * filter_size;
-                    int32_t acc = 0;
-                    for (fy = fy_start; fy < fy_end; fy++) {
-                        const int32_t in_y = in_y0 + p->dilation_h * fy;
-                        if (row_contiguous) {
-                            const int32_t in_x = in_x0 + fx_start;
-                            const int8_t *in_px = in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c;
-                            const int8_t *f_px = f_oc + ((size_t)fy * p->filter_w + fx_start) * filter_in_c;
-                            if (fx_end > fx_start) {
-                                acc += dot_s8(f_px, in_px, (fx_end - fx_start) * filter_in_c, 0, input_offset);
-                            }
-                            continue;
-                        }
-                        for (fx = fx_start; fx < fx_end; fx++) {
-                            const int32_t in_x = in_x0 + p->dilation_w * fx;
-                            const int8_t *in_px = in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c + group_base;
-                            const int8_t *f_px = f_oc + ((size_t)fy * p->filter_w + fx) * filter_in_c;
-                            acc += dot_s8(f_px, in_px, filter_in_c, 0, input_offset);
-                        }
-                    }
-                    if (bias != NULL) {
-                        acc += bias[oc];
-                    }
-                    acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
-                    acc += p->output_offset;
-                    out[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                full = fy_start == 0 && fy_end == p->filter_h && fx_start == 0 && fx_end == p->filter_w;
+                if (full && p->filter_h == 1) {
+                    /* One row inside the input: the input itself is the window vector. */
+                    pixel_from_window(p, in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c, filter_size, filter,
+                                      bias, multiplier, shift, out);
+                    continue;
                 }
+                if (!full) {
+                    memset(patch, zero_point, (size_t)filter_size);
+                }
+                for (fy = fy_start; fy < fy_end && fx_end > fx_start; fy++) {
+                    const int32_t in_y = in_y0 + p->dilation_h * fy;
+                    memcpy(patch + (size_t)fy * row_bytes + (size_t)fx_start * filter_in_c,
+                           in_batch + ((size_t)in_y * p->in_w + in_x0 + fx_start) * p->in_c,
+                           (size_t)(fx_end - fx_start) * filter_in_c);
+                }
+                pixel_from_window(p, patch, filter_size, filter, bias, multiplier, shift, out);
             }
         }
     }

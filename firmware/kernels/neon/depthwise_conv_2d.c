@@ -2,7 +2,8 @@
  * reference_integer_ops::DepthwiseConvPerChannel). Same signature and results. With depth multiplier 1,
  * eight adjacent channels of one output pixel are accumulated together (channels are adjacent in the
  * input and in the filter); each product is exact (16 x 16 -> 32 bits) and each channel sums the same
- * products as the reference, so the int32 sums are equal. Requantization is the reference's scalar code.
+ * products as the reference, so the int32 sums are equal; they are requantized four at a time
+ * (ek_neon.h shows that bit-exact too).
  * Outputs are written in ascending channel order (descending when reversed), and every input of a
  * group of eight is read before any of the group's outputs is written: each output still has all its
  * inputs read before it is written, and no earlier write precedes a read than in the reference, so
@@ -10,7 +11,7 @@
 #include "ek_kernels.h"
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
-#include <arm_neon.h>
+#include "ek_neon.h"
 #define EK_DW_LANES 8
 #else
 #define EK_DW_LANES 0
@@ -57,10 +58,11 @@ static int32_t channel_sum(const ek_conv_params_t *p, const int8_t *in_batch, co
 }
 
 #if EK_DW_LANES
-/* Channels c .. c+7 (depth multiplier 1): sums into acc[0..7]. */
-static void group_sums(const ek_conv_params_t *p, const int8_t *in_batch, const int8_t *filter, int32_t in_y0,
-                       int32_t in_x0, int32_t fy_start, int32_t fy_end, int32_t fx_start, int32_t fx_end, int32_t c,
-                       int32_t *acc) {
+/* Channels c .. c+7 (depth multiplier 1): sums, requantized four at a time, stored to out[c .. c+7]. */
+static void group_outputs(const ek_conv_params_t *p, const int8_t *in_batch, const int8_t *filter, int32_t in_y0,
+                          int32_t in_x0, int32_t fy_start, int32_t fy_end, int32_t fx_start, int32_t fx_end,
+                          int32_t c, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                          int8_t *out) {
     const int16x8_t x_off = vdupq_n_s16((int16_t)p->input_offset);
     int32x4_t lo = vdupq_n_s32(0);
     int32x4_t hi = vdupq_n_s32(0);
@@ -77,8 +79,16 @@ static void group_sums(const ek_conv_params_t *p, const int8_t *in_batch, const 
             hi = vmlal_high_s16(hi, f, x);
         }
     }
-    vst1q_s32(acc, lo);
-    vst1q_s32(acc + 4, hi);
+    if (bias != NULL) {
+        lo = vaddq_s32(lo, vld1q_s32(bias + c));
+        hi = vaddq_s32(hi, vld1q_s32(bias + c + 4));
+    }
+    lo = ek_neon_requant(lo, vld1q_s32(multiplier + c), ek_neon_shift4(shift + c), p->output_offset, p->act_min,
+                         p->act_max);
+    hi = ek_neon_requant(hi, vld1q_s32(multiplier + c + 4), ek_neon_shift4(shift + c + 4), p->output_offset,
+                         p->act_min, p->act_max);
+    ek_neon_store4(out + c, lo);
+    ek_neon_store4(out + c + 4, hi);
 }
 #endif
 
@@ -88,7 +98,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int32_t rev = p->reverse;
     const int32_t lanes = p->depth_multiplier == 1 ? EK_DW_LANES : 0;
     const int32_t groups = lanes > 0 ? out_c / lanes : 0;
-    int32_t ib, iy, ix, ig, ioc, k;
+    int32_t ib, iy, ix, ig, ioc;
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
@@ -116,16 +126,11 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
 #if EK_DW_LANES
                 for (ig = 0; ig < groups; ig++) {
                     const int32_t c = EK_REVERSE(ig, groups, rev) * lanes;
-                    int32_t acc[EK_DW_LANES];
-                    group_sums(p, in_batch, filter, in_y0, in_x0, fy_start, fy_end, fx_start, fx_end, c, acc);
-                    for (k = 0; k < lanes; k++) {
-                        const int32_t oc = c + EK_REVERSE(k, lanes, rev);
-                        out[oc] = requantize(p, acc[oc - c], bias, multiplier, shift, oc);
-                    }
+                    group_outputs(p, in_batch, filter, in_y0, in_x0, fy_start, fy_end, fx_start, fx_end, c, bias,
+                                  multiplier, shift, out);
                 }
 #else
                 (void)ig;
-                (void)k;
 #endif
                 if (!rev) {
                     for (ioc = groups * lanes; ioc < out_c; ioc++) {
