@@ -69,25 +69,25 @@ class ACoreTiming:
 TIMINGS: dict[str, ACoreTiming] = {
     "cortex-a53": ACoreTiming(
         core="cortex-a53",
-        source="Arm Cortex-A53 TRM (DDI 0500): in-order, dual issue, 8 stages, one load/store pipe, one "
-        "multiply-accumulate pipe, 64-bit NEON/FP datapath (128-bit operations in two passes). Arm publishes no "
-        "A53 software optimization guide; latencies follow the A53 scheduling model of LLVM "
-        "(AArch64SchedA53.td): ALU 1, MUL/MADD 3 (accumulate forwarded), load 3, SDIV 4-20 (8), "
-        "NEON integer 3 (Q form 4), NEON multiply/MLA 4 (Q form 5), FP 4",
+        source="Arm Cortex-A53 TRM (DDI 0500): in-order, dual issue, one load/store pipe, one integer MAC pipe, "
+        "64-bit NEON/FP datapath. Arm publishes no A53 optimization guide; latencies follow LLVM's Cortex-A53 "
+        "model (AArch64SchedA53.td, from Arm's A53 instruction-timing spreadsheet): issue width 2, ALU 1 with "
+        "forwarding, MUL/MADD 3 (accumulator 2), load 3 (LoadLatency), SDIV 4+ (8), ASIMD integer 2-3 (3), "
+        "ASIMD multiply 4, ASIMD load 4, FP 4, Q-form ASIMD occupies the ASIMD pipe 2 cycles, mispredict 9",
         in_order=True,
         width=2,
         pipes={"int": 2, "mul": 1, "load": 1, "store": 1, "branch": 1, "vec": 1, "vec_mul": 1},
         latency={
             "alu": 1, "mul": 3, "div": 8, "load": 3, "store": 1, "branch": 1, "fp": 4,
-            "simd_load": 3, "simd_store": 1, "simd_mul": 4, "simd_alu": 3, "sys": 1, "unknown": 1,
+            "simd_load": 4, "simd_store": 1, "simd_mul": 4, "simd_alu": 3, "sys": 1, "unknown": 1,
         },
-        q_latency={"simd_mul": 5, "simd_alu": 4, "simd_load": 4},
-        accumulate_latency=1.0,
+        q_latency={},
+        accumulate_latency=2.0,
         q_issue_cycles=2.0,
         taken_branch_cycles=1.0,
         notes=(
-            "Cortex-A53: a correctly predicted taken branch costs a 1-cycle fetch bubble; mispredictions "
-            "(about 8 cycles) are not modelled.",
+            "Cortex-A53: a correctly predicted taken branch is charged a 1-cycle fetch bubble (our assumption); "
+            "mispredictions (9 cycles in LLVM's model) are not modelled.",
         ),
     ),
     "cortex-a72": ACoreTiming(
