@@ -19,6 +19,8 @@ Columns:
   IPC         neon instr / est cycles
   ref ms      estimated: reference build, cycles / board clock
   neon ms     estimated: NEON build, cycles / board clock (single thread)
+  bound ms    neon ms plus one misprediction refill per measured minority branch outcome (a bound for
+              what the model leaves out; docs/cycle_model_aarch64.md)
 
 Run: .venv/bin/python scripts/bench_pi.py [--models kws,vww,resnet,example]
         [--boards rpi-zero-2w,rpi3bp,rpi4-2gb,rpi5-4gb] [--out build/bench_pi.json]
@@ -90,7 +92,7 @@ def print_rows(headers: list[str], table: list[list[str]], numeric_from: int) ->
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ["model", "board", "core", "MHz", "MACs", "ref instr", "neon instr", "neon/ref", "est cycles",
-               "cyc/MAC", "IPC", "ref ms", "neon ms", "host", "TFLM"]
+               "cyc/MAC", "IPC", "ref ms", "neon ms", "bound ms", "host", "TFLM"]
     table = [
         [
             r["model"], r["board"], r["core"].replace("cortex-", ""), f"{r['clock_mhz']:g}", _m(r["macs"]),
@@ -98,6 +100,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{r['neon']['instructions'] / r['reference']['instructions']:.2f}", _m(r["neon"]["estimated_cycles"]),
             f"{r['neon']['cycles_per_mac']:.2f}", f"{r['neon']['instructions'] / r['neon']['estimated_cycles']:.2f}",
             f"{r['reference']['estimated_ms']:.2f}", f"{r['neon']['estimated_ms']:.2f}",
+            f"{r['neon']['estimated_ms_upper']:.2f}",
             "yes" if r["outputs_equal_to_host"] else "NO",
             {True: "yes", False: "NO", None: "n/a"}[r["outputs_equal_to_tflm"]],
         ]
@@ -195,6 +198,8 @@ def main() -> None:
                         "estimated_cycles": round(res.estimated_cycles),
                         "cycles_per_mac": res.estimated_cycles / macs if macs else None,
                         "estimated_ms": ms,
+                        "branch_minority_outcomes": res.branch_minority_outcomes,
+                        "estimated_ms_upper": res.estimated_cycles_upper / (target.clock_mhz * 1000.0),
                         "first_difference": run.first_difference(),
                         "emulator_wall_s": res.wall_time_s,
                         "unknown_instructions": res.unknown_instructions,
@@ -221,6 +226,7 @@ def main() -> None:
             "estimated_cycles": "estimated: per-core model (docs/cycle_model_aarch64.md)",
             "cycles_per_mac": "estimated cycles / MACs (edgekit.ir.analysis)",
             "estimated_ms": "estimated cycles / board clock, one thread",
+            "estimated_ms_upper": "estimated_ms plus one misprediction refill per minority branch outcome",
         },
         "opt": args.opt,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},

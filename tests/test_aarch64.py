@@ -84,6 +84,10 @@ def test_counts_are_exact_reproducible_and_per_layer(runs) -> None:
     assert [layer.index for layer in first.layers] == list(range(13))
     assert first.unknown_instructions == 0
     assert first.counting == "plugin" and first.qemu_machine == "aarch64-user"
+    # The misprediction bound: measured minority outcomes, reproducible, priced at the core's refill.
+    assert 0 < first.branch_minority_outcomes == second.branch_minority_outcomes
+    assert first.estimated_ms_upper == pytest.approx(
+        first.estimated_ms + first.branch_minority_outcomes * 14 / 1.5e6)
 
 
 def test_neon_executes_fewer_instructions_and_uses_vector_macs(runs) -> None:
@@ -173,6 +177,7 @@ def test_emulate_command_runs_a_pi_board(tmp_path: Path) -> None:
     assert entry["target"] == "rpi4-2gb" and entry["core"] == "cortex-a72" and entry["kernels"] == "neon"
     assert entry["outputs_equal_to_host"] and entry["outputs_equal_to_tflm"]
     assert entry["estimated"]["ms"] == pytest.approx(entry["estimated"]["cycles"] / 1.5e6, rel=1e-3)
+    assert entry["estimated"]["ms_with_mispredictions_bound"] > entry["estimated"]["ms"]
     assert (tmp_path / "boards" / "rpi4-2gb" / "a64_run").is_file()
     assert (tmp_path / "boards" / "rpi4-2gb" / "emulation.json").is_file()
 

@@ -9,7 +9,7 @@ functions `NAME_layer_NNN_op` are real symbols, attributed exactly as on the Cor
 
 from edgekit.emulate.aarch64 import build_a64, run_a64
 build = build_a64(engine_dir, inputs, out_dir, core="cortex-a72", variant="neon")
-result = run_a64(build, target)      # an EmulationResult: result.instructions, result.estimated_ms
+result = run_a64(build, target)      # an A64Result (EmulationResult): result.instructions, .estimated_ms
 """
 
 from __future__ import annotations
@@ -52,6 +52,34 @@ CORES = tuple(cycles_a.TIMINGS)
 
 # Our own C (harness and kernels) is warning-free; the generated model is held to the same standard here.
 CFLAGS = ("-std=c99", "-static", "-Wall", "-Wextra", "-Werror")
+
+
+@dataclass(frozen=True)
+class A64Result(EmulationResult):
+    """An EmulationResult with the misprediction bound of the first inference (see cycles_a)."""
+
+    branch_minority_outcomes: int = 0  # measured: conditional branches that went their less frequent way
+    mispredict_penalty: float = 0.0  # cycles per misprediction on this core
+
+    @property
+    def estimated_cycles_upper(self) -> float | None:
+        """Estimated cycles if every minority outcome were mispredicted: a bound, not an estimate."""
+        if self.estimated_cycles is None:
+            return None
+        return self.estimated_cycles + self.branch_minority_outcomes * self.mispredict_penalty
+
+    @property
+    def estimated_ms_upper(self) -> float | None:
+        upper = self.estimated_cycles_upper
+        return None if upper is None else upper / (self.clock_mhz * 1000.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = super().as_dict()
+        data["measured"]["branch_minority_outcomes"] = self.branch_minority_outcomes
+        upper = self.estimated_cycles_upper
+        data["estimated"]["cycles_with_mispredictions_bound"] = None if upper is None else round(upper)
+        data["estimated"]["ms_with_mispredictions_bound"] = self.estimated_ms_upper
+        return data
 
 
 @dataclass(frozen=True)
@@ -123,7 +151,7 @@ def build_a64(
     return A64Build(exe, name, core, opt, flags, vectors.shape[0], sizes, test_bytes, tools.gcc_version)
 
 
-def run_a64(build: A64Build, target: Target, timeout_s: float = 120.0) -> EmulationResult:
+def run_a64(build: A64Build, target: Target, timeout_s: float = 120.0) -> A64Result:
     """Run `build` under qemu-aarch64 with the counting plugin; per-layer instructions and estimates.
 
     The QEMU CPU model is the board's core, so that the C library picks the routines it would pick on
@@ -174,7 +202,7 @@ def run_a64(build: A64Build, target: Target, timeout_s: float = 120.0) -> Emulat
     table = disassemble(build.exe, tools.objdump)
     inferences, unknown = _inferences(regions, counts, table, timing, target.clock_mhz)
     code_data = build.sizes.flash - build.test_vector_bytes
-    return EmulationResult(
+    return A64Result(
         outputs=harness.outputs,
         return_codes=tuple(harness.return_codes),
         counting="plugin",
@@ -196,7 +224,27 @@ def run_a64(build: A64Build, target: Target, timeout_s: float = 120.0) -> Emulat
         wall_time_s=round(wall, 3),
         qemu_version=tools.qemu_version,
         notes=(*timing.notes, "Single thread; L1/L2 cache misses and DRAM traffic are not modelled."),
+        branch_minority_outcomes=_minority_outcomes(counts, table, 1),
+        mispredict_penalty=timing.mispredict_penalty,
     )
+
+
+def _minority_outcomes(counts: PluginCounts, table: dict[int, A64Insn], segment: int) -> int:
+    """Sum over the conditional branches ending the model's blocks in one inference of how often
+    each went its less frequent way."""
+    executions: Counter[int] = Counter()
+    taken: Counter[int] = Counter()
+    for (block_id, region), (n, t) in counts.segments[segment].counts.items():
+        if region != REGION_OUTSIDE:
+            executions[block_id] += n
+            taken[block_id] += t
+    total = 0
+    for block_id, n in executions.items():
+        block = counts.blocks[block_id]
+        last = table.get(block.pc + 4 * (len(block.insn_bytes) - 1))
+        if cycles_a.is_conditional_branch(last):
+            total += cycles_a.minority_outcomes(n, taken[block_id])
+    return total
 
 
 def _new_acc() -> dict[str, Any]:

@@ -63,6 +63,8 @@ class ACoreTiming:
     accumulate_latency: float  # late-forwarded accumulator of a multiply-accumulate
     q_issue_cycles: float = 1.0  # pipe cycles a 128-bit vector instruction occupies
     taken_branch_cycles: float = 0.0  # bubble after a taken branch (correctly predicted)
+    # Refill after a mispredicted branch; not in the estimate, only in its misprediction bound.
+    mispredict_penalty: float = 0.0
     notes: tuple[str, ...] = field(default=())
 
 
@@ -85,6 +87,7 @@ TIMINGS: dict[str, ACoreTiming] = {
         accumulate_latency=2.0,
         q_issue_cycles=2.0,
         taken_branch_cycles=1.0,
+        mispredict_penalty=9.0,
         notes=(
             "Cortex-A53: a correctly predicted taken branch is charged a 1-cycle fetch bubble (our assumption); "
             "mispredictions (9 cycles in LLVM's model) are not modelled.",
@@ -105,6 +108,7 @@ TIMINGS: dict[str, ACoreTiming] = {
         },
         q_latency={"simd_mul": 5},
         accumulate_latency=1.0,
+        mispredict_penalty=14.0,  # LLVM's Cortex-A57 model, which LLVM also uses for the A72
     ),
     "cortex-a76": ACoreTiming(
         core="cortex-a76",
@@ -121,6 +125,7 @@ TIMINGS: dict[str, ACoreTiming] = {
         },
         q_latency={},
         accumulate_latency=1.0,
+        mispredict_penalty=11.0,  # LLVM's Neoverse N1 model (the A76's server sibling)
         notes=("Cortex-A76: loads and stores share the two L pipes; counted as two of each, an optimistic split.",),
     ),
 }
@@ -246,3 +251,16 @@ def block_cycles(insns: Sequence[A64Insn | None], timing: ACoreTiming) -> float:
 def branch_penalty(timing: ACoreTiming) -> float:
     """Extra cycles each time a block ended in a taken branch (a measured count)."""
     return timing.taken_branch_cycles
+
+
+CONDITIONAL_BRANCHES = ("cbz", "cbnz", "tbz", "tbnz")
+
+
+def is_conditional_branch(insn: A64Insn | None) -> bool:
+    return insn is not None and (insn.mnemonic.startswith("b.") or insn.mnemonic in CONDITIONAL_BRANCHES)
+
+
+def minority_outcomes(executions: int, taken: int) -> int:
+    """How often a conditional branch went its less frequent way: at most that many mispredictions
+    for a predictor that learns each branch's usual direction (the bound the estimate leaves out)."""
+    return min(taken, executions - taken)
