@@ -15,19 +15,28 @@ from edgekit.targets import Target, get_target
 
 # What of a board run is kept: the firmware images and the engine sources it was built from.
 KEPT = ("firmware/firmware.elf", "firmware/firmware.bin", "firmware/firmware.hex", "firmware/firmware.map")
+# A Raspberry Pi run keeps its static AArch64 program (it runs on the board as it is).
+KEPT_PI = ("a64/a64_run",)
 
 
 def _prepare(
-    model: Path, source: Path, boards: Sequence[str], out: Path | None, targets_dirs: Sequence[str | Path]
+    model: Path,
+    source: Path,
+    boards: Sequence[str],
+    out: Path | None,
+    targets_dirs: Sequence[str | Path],
+    allow_pi: bool = False,
 ) -> tuple[bytes, Graph, list[Target], Path]:
-    """The model's bytes and graph, the boards (microcontrollers only), and where their folders go."""
+    """The model's bytes and graph, the boards (microcontrollers, and Raspberry Pis when `allow_pi`),
+    and where their folders go."""
     from edgekit.ir.tflite_reader import parse_tflite
+    from edgekit.on_pi import is_pi
 
     data = model.read_bytes()
     graph = parse_tflite(data, path=model)
     targets = [get_target(name, targets_dirs) for name in dict.fromkeys(boards)]
     for target in targets:
-        if not target.is_mcu:
+        if not target.is_mcu and not (allow_pi and is_pi(target)):
             raise EdgekitError(
                 target.source, f"board {target.name!r} is a Linux board; firmware is built for microcontrollers"
             )
@@ -37,7 +46,7 @@ def _prepare(
 
 def _keep(work: Path, staged: StagedOutput) -> None:
     """Copy the firmware images and the engine sources of a board run into its output folder."""
-    for kept in KEPT:
+    for kept in (*KEPT, *KEPT_PI):
         if (work / kept).is_file():
             staged.write(Path(kept).name, (work / kept).read_bytes())
     for source_file in sorted((work / "engine").iterdir()):
@@ -53,12 +62,17 @@ def emulate_boards(
     timeout_s: float,
     targets_dirs: Sequence[str | Path],
 ) -> list[BoardRun]:
-    data, graph, targets, base = _prepare(model, source, boards, out, targets_dirs)
+    from edgekit.on_pi import run_on_pi
+
+    data, graph, targets, base = _prepare(model, source, boards, out, targets_dirs, allow_pi=True)
     runs = []
     for target in targets:
         with tempfile.TemporaryDirectory(prefix="edgekit-board-") as tmp:
             work = Path(tmp)
-            run = run_on_board(data, graph, target, work, opt=opt, timeout_s=timeout_s)
+            if target.is_mcu:
+                run = run_on_board(data, graph, target, work, opt=opt, timeout_s=timeout_s)
+            else:
+                run = run_on_pi(data, graph, target, work, opt=opt, timeout_s=timeout_s)
             with staged_output(base / target.name) as staged:
                 _keep(work, staged)
                 staged.write("emulation.json", (json.dumps(run.as_dict(), indent=2) + "\n").encode())

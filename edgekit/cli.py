@@ -322,6 +322,10 @@ def emulate(
 ) -> int:
     """Build firmware for each board, run it in QEMU, prove its outputs, count instructions.
 
+    A Raspberry Pi board (rpi-zero-2w, rpi3bp, rpi4-*, rpi5-*) gets the engine with NEON kernels
+    cross-compiled for its Cortex-A core (aarch64-linux-gnu-gcc, static) and run under qemu-aarch64;
+    its ms are single-thread estimates from docs/cycle_model_aarch64.md.
+
     SOURCE is an `edgekit convert` output folder or an int8 .tflite. The edgekit engine is built with
     arm-none-eabi-gcc for the board's core and run on the QEMU machine with that core; its outputs must
     equal the host build's and the tflite-micro interpreter's byte for byte (else exit 1, naming the
@@ -331,6 +335,7 @@ def emulate(
     \b
     Example:
       edgekit emulate build/digits_cnn --target nucleo-l4r5zi --target corstone-300
+      edgekit emulate model_int8.tflite --target rpi4-2gb
     """
     from edgekit.board_command import emulate_boards
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium)
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 PYTHON=${PYTHON:-python3}
 
 missing=()

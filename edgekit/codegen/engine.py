@@ -40,10 +40,14 @@ SUPPORTED_OPS: frozenset[str] = frozenset(LOWERINGS)
 
 # Kernel families: folders of firmware/kernels with the same file names and signatures as reference/.
 # A family lacking an op's file falls back to the reference file for that op.
-KERNEL_FAMILIES = ("reference", "arm_dsp")
+KERNEL_FAMILIES = ("reference", "arm_dsp", "neon")
+# The header a family's kernels share (in firmware/kernels/include/), copied along with them.
+FAMILY_HEADERS = {"arm_dsp": "ek_dsp.h", "neon": "ek_neon.h"}
 # Cores whose optimized family edgekit has: the DSP extension (SMLAD, SXTB16) of the M4, M7 and M33.
 # The M0+ and M3 lack it; the M55 has it too, but its own family (Helium) is still to come.
 _DSP_CORES = frozenset({"cortex-m4", "cortex-m7", "cortex-m33"})
+# The Raspberry Pis' application cores: Advanced SIMD (NEON) is always there on AArch64.
+_NEON_CORES = frozenset({"cortex-a53", "cortex-a72", "cortex-a76"})
 
 # Kernel sources every kernel needs besides its own file.
 _HELPERS = {"softmax.c": ("fixedpoint.c",), "logistic.c": ("fixedpoint.c",), "tanh.c": ("fixedpoint.c",)}
@@ -140,14 +144,16 @@ def unsupported_ops(graph: Graph) -> list[str]:
 
 
 def kernel_family(core: str, dsp: bool = True) -> str:
-    """The kernel folder for a core: "arm_dsp" on Cortex-M4/M7/M33 with the DSP extension, else (M0+,
-    M3, M55 for now, the host, Linux boards) the portable "reference"."""
+    """The kernel folder for a core: "arm_dsp" on Cortex-M4/M7/M33 with the DSP extension, "neon" on
+    the Raspberry Pis' Cortex-A cores, else (M0+, M3, M55 for now, the host) the portable "reference"."""
+    if core in _NEON_CORES:
+        return "neon"
     return "arm_dsp" if core in _DSP_CORES and dsp else "reference"
 
 
 def target_kernel_family(target: Any) -> str:
-    """kernel_family for an edgekit.targets.Target (microcontrollers only; Linux boards: reference)."""
-    return kernel_family(target.core, bool(target.dsp)) if target.is_mcu else "reference"
+    """kernel_family for an edgekit.targets.Target."""
+    return kernel_family(target.core, bool(target.dsp))
 
 
 def _kernel_dir(kernel: str, family: str) -> str:
@@ -199,8 +205,10 @@ def generate_engine(graph: Graph, name: str = "model", family: str = "reference"
     }
     firmware = data_dir("firmware") / "kernels"
     files["ek_kernels.h"] = (firmware / "include" / "ek_kernels.h").read_bytes()
-    if any(d == "arm_dsp" for d in model.kernel_dirs.values()):
-        files["ek_dsp.h"] = (firmware / "include" / "ek_dsp.h").read_bytes()
+    for family in sorted(set(model.kernel_dirs.values())):
+        header = FAMILY_HEADERS.get(family)
+        if header:
+            files[header] = (firmware / "include" / header).read_bytes()
     for kernel in model.kernels:
         files[_kernel_file(kernel)] = (firmware / model.kernel_dirs[kernel] / kernel).read_bytes()
     return dict(sorted(files.items()))

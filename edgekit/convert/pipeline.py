@@ -187,6 +187,9 @@ def convert(
         files.update(_tflm_bundle_files(int8_tflite, result))
         if emulate:
             files.update(_emulate_files(path, int8_tflite, boards, result, engine, say))
+            from edgekit.on_pi import pi_emulation  # Raspberry Pi boards: timing under qemu-aarch64
+
+            pi_emulation(path, int8_tflite, result.check.graph if result.check else None, boards, result, say)
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 

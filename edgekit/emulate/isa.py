@@ -39,11 +39,12 @@ CLASSES = (
     "unknown",  # not found in the disassembly (code outside the ELF): priced as alu
 )
 
+# The simd_* names are AArch64 classes (edgekit/emulate/isa_a64.py), folded the same way.
 SUMMARY = {
-    "loads": ("load", "load_multiple", "mve_load"),
-    "stores": ("store", "store_multiple", "mve_store"),
-    "multiplies_macs": ("mul", "mul_long", "mac_dsp", "fp_mac", "mve_mac"),
-    "simd": ("simd", "mve_alu"),
+    "loads": ("load", "load_multiple", "mve_load", "simd_load"),
+    "stores": ("store", "store_multiple", "mve_store", "simd_store"),
+    "multiplies_macs": ("mul", "mul_long", "mac_dsp", "fp_mac", "mve_mac", "simd_mul"),
+    "simd": ("simd", "mve_alu", "simd_alu"),
     "branches": ("branch",),
     "divides": ("div", "fp_div"),
     "other": ("alu", "fp", "sys", "unknown"),

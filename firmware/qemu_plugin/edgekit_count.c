@@ -103,6 +103,7 @@ static uint64_t invoke_entry = UINT64_MAX;
 static uint64_t flash_lo, flash_hi, line_bytes = 16;
 static uint64_t lru[MAX_LINES]; /* most recent first */
 static int n_lines = 8, lines_used;
+static bool thumb = true; /* M-profile (qemu-system-arm); false for AArch64 (qemu-aarch64 user mode) */
 
 static FILE *out;
 static block_t *blocks, **blocks_tail = &blocks;
@@ -205,10 +206,11 @@ static int region_of(uint64_t pc)
     return -1;
 }
 
-/* M-profile cores only run Thumb: a halfword below 0xE800 is a whole 16-bit instruction. */
+/* M-profile cores only run Thumb: a halfword below 0xE800 is a whole 16-bit instruction.
+ * AArch64 instructions are always 4 bytes. */
 static size_t thumb_size(const uint8_t *bytes, size_t size)
 {
-    if (size == 4 && ((unsigned)(bytes[0] | bytes[1] << 8) >> 11) < 0x1Du) {
+    if (thumb && size == 4 && ((unsigned)(bytes[0] | bytes[1] << 8) >> 11) < 0x1Du) {
         return 2;
     }
     return size;
@@ -314,7 +316,7 @@ static int read_regions(const char *path)
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
     const char *regions = NULL, *out_path = NULL;
-    (void)info;
+    thumb = info == NULL || info->target_name == NULL || strcmp(info->target_name, "aarch64") != 0;
     for (int i = 0; i < argc; i++) {
         if (strncmp(argv[i], "regions=", 8) == 0) {
             regions = argv[i] + 8;
