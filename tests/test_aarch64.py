@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import shared_model
 
-from edgekit.codegen.engine import generate_engine, kernel_source
+from edgekit.codegen.engine import build_engine, generate_engine, target_kernel_family
 from edgekit.codegen.engine_host import write_folder
 from edgekit.emulate import cycles_a
 from edgekit.emulate.aarch64 import CFLAGS, build_a64, missing_tools, run_a64
@@ -54,10 +54,13 @@ def runs(kws):
     return out
 
 
-def test_neon_folder_is_used_for_the_hot_kernels_only() -> None:
+def test_neon_folder_is_used_for_the_hot_kernels_only(kws) -> None:
+    graph = kws[0]
+    assert target_kernel_family(get_target(BOARD)) == "neon"
+    dirs = build_engine(graph, family="neon").kernel_dirs
     for kernel in ("conv_2d.c", "depthwise_conv_2d.c", "fully_connected.c"):
-        assert kernel_source(kernel, "neon").parent.name == "neon"
-    assert kernel_source("softmax.c", "neon").parent.name == "reference"  # falls back op by op
+        assert dirs[kernel] == "neon"
+    assert dirs["softmax.c"] == "reference"  # falls back op by op
     assert "-Werror" in CFLAGS and "-static" in CFLAGS
 
 

@@ -41,11 +41,13 @@ def test_family_per_core() -> None:
     for core in ("cortex-m4", "cortex-m7", "cortex-m33"):
         assert kernel_family(core) == "arm_dsp"
     assert kernel_family("cortex-m33", dsp=False) == "reference"
-    for core in ("cortex-m0plus", "cortex-m3", "cortex-m55", "cortex-a72"):
+    for core in ("cortex-m0plus", "cortex-m3", "cortex-m55"):
         assert kernel_family(core) == "reference"
+    for core in ("cortex-a53", "cortex-a72", "cortex-a76"):
+        assert kernel_family(core) == "neon"
     assert target_kernel_family(get_target("nucleo-l4r5zi")) == "arm_dsp"
     assert target_kernel_family(get_target("rpi-pico")) == "reference"
-    assert target_kernel_family(get_target("rpi4-1gb")) == "reference"
+    assert target_kernel_family(get_target("rpi4-1gb")) == "neon"
 
 
 def test_generated_folder_takes_dsp_files_and_falls_back_op_by_op() -> None:
