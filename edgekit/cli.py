@@ -34,6 +34,14 @@ def cli() -> None:
     """
 
 
+max_latency_option = click.option(
+    "--max-latency-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MS",
+    help="Latency budget per inference on every board: exit 1 when a board's figure exceeds it. "
+    "A board without a latency figure says so in its verdict.",
+)
+
 targets_dir_option = click.option(
     "--targets-dir",
     "targets_dirs",
@@ -71,6 +79,7 @@ targets_dir_option = click.option(
     help="Which runtime the board verdict is for.",
 )
 @click.option("--no-emulate", is_flag=True, help="Skip building firmware and running it in QEMU.")
+@max_latency_option
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 def convert(
@@ -82,12 +91,14 @@ def convert(
     targets_dirs: tuple[Path, ...],
     engine: str,
     no_emulate: bool,
+    max_latency_ms: float | None,
     as_json: bool,
     quiet: bool,
 ) -> int:
     """Convert MODEL to int8 TFLite and ONNX, check them on your data, and budget them per board.
 
-    MODEL is a .keras, .h5, SavedModel folder, .onnx or .tflite file.
+    MODEL is a .keras, .h5, SavedModel folder, .onnx or .tflite file. A Raspberry Pi target also
+    gets OUT/pi/: the model, a LiteRT runner (run_model.py) and its pinned requirements.
 
     \b
     Example:
@@ -106,6 +117,7 @@ def convert(
         progress=_progress(quiet),
         engine=engine,
         emulate=not no_emulate,
+        max_latency_ms=max_latency_ms,
     )
     if as_json:
         click.echo((result.out_dir / "report.json").read_text(), nl=False)
@@ -134,8 +146,16 @@ def convert(
     help="Which runtime the budget is for.",
 )
 @targets_dir_option
+@max_latency_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (report.json schema).")
-def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tuple[Path, ...], as_json: bool) -> int:
+def check(
+    model: Path,
+    targets: tuple[str, ...],
+    engine: str,
+    targets_dirs: tuple[Path, ...],
+    max_latency_ms: float | None,
+    as_json: bool,
+) -> int:
     """Budget an int8 MODEL.tflite against boards: a cheap CI gate (no TensorFlow).
 
     Exit 0 when it fits every board, 1 when it does not fit one, 2 on bad input.
@@ -150,7 +170,9 @@ def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tupl
         prefetch_tflm_arena(model.read_bytes())
     from edgekit.convert.pipeline import check as run_check
 
-    result = run_check(model, targets=targets, engine=engine, targets_dirs=targets_dirs)
+    result = run_check(
+        model, targets=targets, engine=engine, targets_dirs=targets_dirs, max_latency_ms=max_latency_ms
+    )
     if as_json:
         from edgekit.report.json_report import report_json
 
@@ -223,6 +245,29 @@ def export_tflm(model: Path, out: Path, name: str) -> int:
     from edgekit.export import export_tflm as run_export
 
     for written in run_export(model, out, name):
+        click.echo(str(written))
+    return EXIT_OK
+
+
+@export.command("pi", context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Output folder.")
+def export_pi(model: Path, out: Path) -> int:
+    """The Raspberry Pi bundle for an int8 MODEL.tflite: the model, a LiteRT runner, pinned requirements.
+
+    \b
+    Writes model_int8.tflite, run_model.py (runs the model with ai_edge_litert on a .npy/.npz or a
+    zero input, quantizes float data, prints or writes the int8 outputs and the latency over N runs),
+    requirements.txt and README.md. `edgekit convert` writes the same into OUT/pi/ for a Pi target.
+
+    \b
+    Example:
+      edgekit export pi build/digits_cnn/model_int8.tflite --out deploy/pi
+      # on the Pi: pip install -r requirements.txt && python run_model.py --input x.npy
+    """
+    from edgekit.export import export_pi as run_export
+
+    for written in run_export(model, out):
         click.echo(str(written))
     return EXIT_OK
 

@@ -52,3 +52,19 @@ def export_c(model: str | Path, out: str | Path, name: str = "model") -> list[Pa
         for filename in sorted(files):
             staged.write(filename, files[filename])
     return [out_dir / filename for filename in sorted(files)]
+
+
+def export_pi(model: str | Path, out: str | Path) -> list[Path]:
+    """Write the Raspberry Pi bundle of `model` (model, LiteRT runner, requirements) into `out`."""
+    from edgekit.ir.tflite_reader import parse_tflite
+    from edgekit.outdir import staged_output
+    from edgekit.pi.bundle import pi_bundle
+
+    path, out_dir = Path(model), Path(out)
+    data = _read_tflite(path)
+    parse_tflite(data, path=path)  # a broken or truncated file is refused here, not on the Pi
+    files = pi_bundle(data)
+    with staged_output(out_dir) as staged:
+        for filename in sorted(files):
+            staged.write(filename, files[filename])
+    return [out_dir / filename for filename in sorted(files)]

@@ -139,8 +139,12 @@ def convert(
     progress: Progress | None = None,
     engine: str = "tflm",
     emulate: bool = True,
+    max_latency_ms: float | None = None,
 ) -> ConvertResult:
-    """Convert, validate and budget one model; writes the artifacts and reports into `out`."""
+    """Convert, validate and budget one model; writes the artifacts and reports into `out`.
+
+    `max_latency_ms` budgets the time per inference on every board (see budget.Verdict.latency_status).
+    """
     from edgekit.outdir import check_replaceable, staged_output
     from edgekit.report.html import report_html
     from edgekit.report.json_report import report_dict, report_json
@@ -185,8 +189,10 @@ def convert(
         if fmt == detect.TFLITE:
             _describe_io(result)
         files.update(_tflm_bundle_files(int8_tflite, result))
+        files.update(_pi_bundle_files(int8_tflite, boards))
         if emulate:
             files.update(_emulate_files(path, int8_tflite, boards, result, engine, say))
+        _budget_latency(result, max_latency_ms)
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 
@@ -222,7 +228,21 @@ def _tflm_bundle_files(int8_tflite: bytes, result: ConvertResult) -> dict[str, b
     return {f"{TFLM_DIR}/{name}": data for name, data in bundle.items()}
 
 
+def _pi_bundle_files(int8_tflite: bytes, boards: list[Target]) -> dict[str, bytes]:
+    """The Raspberry Pi bundle, when a Raspberry Pi (a Linux board) is among the targets."""
+    if all(board.is_mcu for board in boards):
+        return {}
+    from edgekit.pi.bundle import pi_bundle
+
+    return {f"{PI_DIR}/{name}": data for name, data in pi_bundle(int8_tflite).items()}
+
+
+def _budget_latency(result: ConvertResult, max_latency_ms: float | None) -> None:
+    result.verdicts = [budget.with_latency_budget(v, max_latency_ms) for v in result.verdicts]
+
+
 TFLM_DIR = "tflm"
+PI_DIR = "pi"
 ENGINE_DIR = "engine"
 BOARDS_DIR = "boards"
 FIRMWARE_FILES = ("firmware.elf", "firmware.bin", "firmware.hex")
@@ -269,8 +289,18 @@ def _emulate_files(
         result.emulation.append(figures)
         if engine == "edgekit":
             index = next(i for i, v in enumerate(result.verdicts) if v.target == board.name)
-            result.verdicts[index] = budget.edgekit_verdict(board, engine_footprint(check.graph, run))
+            verdict = budget.edgekit_verdict(board, engine_footprint(check.graph, run))
+            # Only the edgekit engine was timed: a TFLM verdict gets no latency from this run.
+            ms = run.result.estimated_ms
+            result.verdicts[index] = budget.with_latency(verdict, ms, emulated_latency_basis(board))
     return files
+
+
+def emulated_latency_basis(board: Target) -> str:
+    return (
+        f"estimated: instructions of the edgekit engine counted in QEMU {board.qemu_machine}, "
+        f"{board.core} cycle model at {board.clock_mhz:g} MHz"
+    )
 
 
 _ARTIFACT_KINDS = {
@@ -283,6 +313,8 @@ _ARTIFACT_KINDS = {
 def _artifact_kind(name: str) -> tuple[str, str]:
     if name.startswith(f"{TFLM_DIR}/"):
         return "tflm_source", "TensorFlow Lite Micro bundle: model array, op resolver, arena size"
+    if name.startswith(f"{PI_DIR}/"):
+        return "pi_bundle", "Raspberry Pi bundle: int8 model, LiteRT runner run_model.py, pinned requirements"
     if name.startswith(f"{ENGINE_DIR}/"):
         return "engine_source", "edgekit C engine: generated model code and its kernels"
     if name.startswith(f"{BOARDS_DIR}/"):
@@ -375,8 +407,12 @@ def check(
     targets: Sequence[str] = (),
     engine: str = "tflm",
     targets_dirs: Sequence[str | Path] = (),
+    max_latency_ms: float | None = None,
 ) -> ConvertResult:
-    """`edgekit check`: budget an int8 .tflite against boards; writes nothing, imports no TensorFlow."""
+    """`edgekit check`: budget an int8 .tflite against boards; writes nothing, imports no TensorFlow.
+
+    Nothing is emulated here, so a latency budget finds no figure unless a verdict brings its own.
+    """
     path = Path(model_path)
     fmt = detect.detect_format(path)
     if fmt != detect.TFLITE:
@@ -392,6 +428,7 @@ def check(
         out_dir=path.parent,
     )
     _budget(path, data, boards, result, engine)
+    _budget_latency(result, max_latency_ms)
     _describe_io(result)
     return result
 

@@ -1,0 +1,124 @@
+"""LiteRT's resident memory for one model, measured in subprocesses on the host.
+
+Two fresh Python processes run `rss_probe.py`: one loads the model with LiteRT, allocates its tensors
+and runs one inference; the other does everything but load the model. The model's cost is the first
+one's peak resident set (VmHWM) minus the second's. Subprocesses because a process's peak never comes
+down: measured in edgekit's own process it would hold whatever ran before. Only the standard library
+is imported here (`edgekit check` stays light); LiteRT is imported in the subprocesses only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from edgekit.errors import EdgekitError
+
+PROBE = Path(__file__).resolve().parent / "rss_probe.py"
+TIMEOUT_S = 300.0
+
+
+class LitertCannotRun(EdgekitError):
+    """LiteRT refused the model (e.g. a quantization it does not support): no Pi can run it as built."""
+
+
+@dataclass(frozen=True)
+class LitertMemory:
+    with_model_bytes: int  # peak RSS of the process that ran the model
+    bare_bytes: int  # peak RSS of the same process without the model
+    runtime: str  # e.g. "ai-edge-litert 2.3.0"
+
+    @property
+    def model_bytes(self) -> int:
+        """What the model adds to the process; never negative."""
+        return max(0, self.with_model_bytes - self.bare_bytes)
+
+    def method(self) -> str:
+        return (
+            f"peak RSS (VmHWM) of a Python process running the model once with {self.runtime} "
+            "(default kernels), minus the same process without the model; x86-64 host"
+        )
+
+
+def installed_runtime_bytes() -> tuple[int, str]:
+    """Bytes the runner's packages take once installed (here), and how that was found."""
+    from edgekit.pi.bundle import RUNTIME_PACKAGES
+
+    total, named = 0, []
+    for name in RUNTIME_PACKAGES:
+        dist = metadata.distribution(name)
+        # RECORD lists each installed file with its size.
+        total += sum(entry.size or 0 for entry in dist.files or [])
+        named.append(f"{name} {dist.version}")
+    return total, f"sizes of the installed files of {' and '.join(named)} (RECORD), x86-64 wheels on the host"
+
+
+def litert_runtime() -> str:
+    try:
+        return f"ai-edge-litert {metadata.version('ai-edge-litert')}"
+    except metadata.PackageNotFoundError:
+        raise EdgekitError(
+            None, "ai-edge-litert is not installed (the Raspberry Pi runtime); pip install -r requirements.txt"
+        ) from None
+
+
+def measure_litert_memory(model_bytes: bytes, path: Path) -> LitertMemory:
+    """Peak RSS with and without the model; LitertCannotRun (LiteRT's message) when LiteRT rejects it."""
+    runtime = litert_runtime()
+    with tempfile.TemporaryDirectory(prefix="edgekit-rss-") as tmp:
+        model_file = Path(tmp) / "model.tflite"
+        model_file.write_bytes(model_bytes)
+        # Both at once: each is a single-threaded process, and neither sees the other's memory.
+        with_model = _start("model", str(model_file))
+        bare = _start("bare")
+        with_model_rss = _finish(with_model, path)
+        bare_rss = _finish(bare, path)
+    return LitertMemory(with_model_rss, bare_rss, runtime)
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(PROBE), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_probe_env(),
+        cwd="/",
+    )
+
+
+def _probe_env() -> dict[str, str]:
+    """A fixed environment: the caller's variables (and their size) would otherwise move the peak.
+
+    A fixed hash seed gives the same dict and set layouts; one malloc arena keeps LiteRT's threads
+    from each taking their own, which depends on their timing.
+    """
+    env = {"PYTHONHASHSEED": "0", "MALLOC_ARENA_MAX": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "LC_ALL": "C.UTF-8"}
+    if "PYTHONPATH" in os.environ:  # where LiteRT may have been installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
+def _finish(proc: subprocess.Popen[str], path: Path) -> int:
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise EdgekitError(path, f"LiteRT did not finish one inference within {TIMEOUT_S:.0f} s") from None
+    try:
+        answer = json.loads(out.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        last = (err.strip().splitlines() or [f"exit code {proc.returncode}"])[-1][:200]
+        raise EdgekitError(path, f"the LiteRT memory probe failed: {last}") from None
+    if "peak_rss_bytes" in answer:
+        return int(answer["peak_rss_bytes"])
+    if answer.get("kind") == "import":
+        raise EdgekitError(None, f"cannot import LiteRT ({answer['error']}); pip install -r requirements.txt")
+    raise LitertCannotRun(path, str(answer["error"]))
