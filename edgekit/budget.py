@@ -269,7 +269,7 @@ def linux_verdict(target: Target, footprint: LinuxFootprint) -> Verdict:
     if footprint.ram_basis == MEASURED:
         notes.append(
             "Resident memory was measured on the x86-64 host with the same LiteRT version; the aarch64 "
-            "build on the board differs a little (code size, XNNPACK packing)."
+            "build on the board was not measured and may differ (code size, XNNPACK's packed weights)."
         )
     verdict = Verdict(target.name, target.title, "litert", target.ram_bytes, target.flash_bytes, lines, notes)
     return with_latency(verdict, footprint.latency_ms, footprint.latency_basis)

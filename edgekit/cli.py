@@ -164,10 +164,8 @@ def check(
     Example:
       edgekit check build/digits_cnn/model_int8.tflite -t nano33ble -t rpi-pico
     """
-    if model.suffix == ".tflite" and model.is_file() and engine == "tflm":
-        from edgekit.ir.tflm_arena import prefetch_tflm_arena
-
-        prefetch_tflm_arena(model.read_bytes())
+    if model.suffix == ".tflite" and model.is_file():
+        _prefetch_measurements(model.read_bytes(), targets, engine, targets_dirs)
     from edgekit.convert.pipeline import check as run_check
 
     result = run_check(
@@ -182,6 +180,25 @@ def check(
 
         click.echo(check_summary(result, color=sys.stdout.isatty()))
     return EXIT_OK if result.fits else EXIT_VERDICT
+
+
+def _prefetch_measurements(data: bytes, names: tuple[str, ...], engine: str, targets_dirs: tuple[Path, ...]) -> None:
+    """Start the slow measurements `check` will need in the background, before it parses the model."""
+    from edgekit.convert.pipeline import DEFAULT_TARGET
+    from edgekit.targets import get_target
+
+    try:
+        boards = [get_target(name, targets_dirs) for name in names or (DEFAULT_TARGET,)]
+    except EdgekitError:
+        return  # `check` itself reports it
+    if engine == "tflm" and any(board.is_mcu for board in boards):
+        from edgekit.ir.tflm_arena import prefetch_tflm_arena
+
+        prefetch_tflm_arena(data)
+    if not all(board.is_mcu for board in boards):
+        from edgekit.pi.memory import prefetch_litert_memory
+
+        prefetch_litert_memory(data)
 
 
 @cli.command(context_settings=CONTEXT)

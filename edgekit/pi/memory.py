@@ -9,11 +9,13 @@ is imported here (`edgekit check` stays light); LiteRT is imported in the subpro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -68,8 +70,45 @@ def litert_runtime() -> str:
         ) from None
 
 
+# Measurements started early by `prefetch_litert_memory`, by the model's sha256: (thread, [result]).
+_prefetched: dict[str, tuple[threading.Thread, list[LitertMemory | BaseException]]] = {}
+
+
+def prefetch_litert_memory(model_bytes: bytes) -> None:
+    """Start measuring in the background (`edgekit check` overlaps it with its own parsing)."""
+    key = hashlib.sha256(model_bytes).hexdigest()
+    if key in _prefetched:
+        return
+    box: list[LitertMemory | BaseException] = []
+
+    def work() -> None:
+        try:
+            box.append(_measure(model_bytes, Path("model.tflite")))
+        except BaseException as exc:
+            box.append(exc)
+
+    thread = threading.Thread(target=work, name="edgekit-litert-memory", daemon=True)
+    _prefetched[key] = (thread, box)
+    thread.start()
+
+
 def measure_litert_memory(model_bytes: bytes, path: Path) -> LitertMemory:
     """Peak RSS with and without the model; LitertCannotRun (LiteRT's message) when LiteRT rejects it."""
+    prefetched = _prefetched.pop(hashlib.sha256(model_bytes).hexdigest(), None)
+    if prefetched is not None:
+        thread, box = prefetched
+        thread.join()
+        result = box[0]
+        if isinstance(result, EdgekitError):
+            # Measured without knowing the user's path: name it in the message now.
+            raise type(result)(path if result.path is not None else None, result.problem) from None
+        if isinstance(result, BaseException):
+            raise result
+        return result
+    return _measure(model_bytes, path)
+
+
+def _measure(model_bytes: bytes, path: Path) -> LitertMemory:
     runtime = litert_runtime()
     with tempfile.TemporaryDirectory(prefix="edgekit-rss-") as tmp:
         model_file = Path(tmp) / "model.tflite"

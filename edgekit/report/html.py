@@ -700,6 +700,8 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .board { margin: 2px 0 10px; color: var(--muted); font-size: 13px; }
 .reason { margin: 0 0 10px; color: var(--bad); font-weight: 600; }
 .timing { margin: 8px 0 0; font-size: 13px; }
+.latency { margin: 8px 0 0; font-size: 13px; }
+.latency .basis { display: block; }
 .card-note { font-size: 12px; margin: 8px 0 0; }
 .gauge { margin: 10px 0; }
 .gauge-head { display: flex; justify-content: space-between; gap: 8px; font-size: 13px; }
