@@ -193,6 +193,11 @@ def convert(
         if emulate:
             files.update(_emulate_files(path, int8_tflite, boards, result, engine, say))
         _budget_latency(result, max_latency_ms)
+        if max_latency_ms is not None and result.emulation and engine != "edgekit":
+            result.notes.append(
+                f"Emulation timed the edgekit engine, not {engine}: its figures are not used for the latency "
+                "budget of a TFLM verdict. Pass --engine edgekit to budget the emulated latency."
+            )
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 
@@ -235,6 +240,16 @@ def _pi_bundle_files(int8_tflite: bytes, boards: list[Target]) -> dict[str, byte
     from edgekit.pi.bundle import pi_bundle
 
     return {f"{PI_DIR}/{name}": data for name, data in pi_bundle(int8_tflite).items()}
+
+
+def attach_latency(result: ConvertResult, board: str, ms: float | None, basis: str) -> None:
+    """Give one board's verdict its time per inference (e.g. estimated in emulation), and how it was got.
+
+    The one place a latency figure enters a verdict, for microcontrollers and Raspberry Pis alike; the
+    `--max-latency-ms` check (`_budget_latency`) then reads it, in whichever order the two run.
+    """
+    index = next(i for i, v in enumerate(result.verdicts) if v.target == board)
+    result.verdicts[index] = budget.with_latency(result.verdicts[index], ms, basis)
 
 
 def _budget_latency(result: ConvertResult, max_latency_ms: float | None) -> None:
@@ -289,10 +304,9 @@ def _emulate_files(
         result.emulation.append(figures)
         if engine == "edgekit":
             index = next(i for i, v in enumerate(result.verdicts) if v.target == board.name)
-            verdict = budget.edgekit_verdict(board, engine_footprint(check.graph, run))
+            result.verdicts[index] = budget.edgekit_verdict(board, engine_footprint(check.graph, run))
             # Only the edgekit engine was timed: a TFLM verdict gets no latency from this run.
-            ms = run.result.estimated_ms
-            result.verdicts[index] = budget.with_latency(verdict, ms, emulated_latency_basis(board))
+            attach_latency(result, board.name, run.result.estimated_ms, emulated_latency_basis(board))
     return files
 
 
