@@ -4,8 +4,9 @@ Engine `tflm` (TensorFlow Lite Micro, the user's own firmware):
   RAM   = tensor arena (measured by the tflite-micro interpreter) + interpreter overhead + reserve
   flash = model bytes + TFLM runtime code + reserve
 On a Raspberry Pi (kind = "linux") the model runs with LiteRT in a Python process:
-  RAM     = LiteRT's peak resident memory with the model minus without it (measured in a subprocess
-            on the host, edgekit.pi.memory) + the model file + the board's OS reserve
+  RAM     = LiteRT's peak resident memory with the model minus without it (measured in subprocesses
+            on the host, edgekit.pi.memory: working memory + kernel code paged in) + the model file
+            + the board's OS reserve
   storage = model file + the installed LiteRT and NumPy (their installed file sizes on the host)
 
 Every verdict also carries a latency line: a figure per inference (`latency_ms`, with its basis)
@@ -235,9 +236,11 @@ class LinuxFootprint:
     """What a Raspberry Pi budget needs: the model run with LiteRT in a Python process."""
 
     model_bytes: int
-    runtime_ram_bytes: int  # LiteRT's resident memory for this model, the model file aside
-    ram_basis: str  # MEASURED (peak RSS in a subprocess) or PLANNED (the arena, when it could not run)
+    runtime_ram_bytes: int  # LiteRT's working memory for this model (anonymous pages), the file aside
+    ram_basis: str  # MEASURED (peak RSS in subprocesses) or PLANNED (the arena, when it could not run)
     ram_method: str  # how runtime_ram_bytes was obtained, in words
+    code_ram_bytes: int | None = None  # LiteRT kernel code paged in to run the model; None: not measured
+    code_method: str = ""
     bare_runtime_bytes: int | None = None  # the Python + LiteRT process without a model (OS reserve covers it)
     install_bytes: int = 0  # LiteRT and NumPy installed on the storage
     install_method: str = ""
@@ -251,20 +254,30 @@ def linux_verdict(target: Target, footprint: LinuxFootprint) -> Verdict:
     lines = [
         BudgetLine("model file (read into memory)", footprint.model_bytes, footprint.model_bytes, FILE_SIZE),
         BudgetLine(
-            "LiteRT interpreter for this model (tensors, delegate, buffers)",
+            "LiteRT working memory for this model (tensors, arena, packed weights)",
             footprint.runtime_ram_bytes,
             0,
             footprint.ram_basis,
             footprint.ram_method,
         ),
+    ]
+    if footprint.code_ram_bytes is not None:
+        lines.append(
+            BudgetLine(
+                "LiteRT kernel code paged in to run it", footprint.code_ram_bytes, 0, MEASURED, footprint.code_method
+            )
+        )
+    lines += [
         BudgetLine("LiteRT and NumPy installed", 0, footprint.install_bytes, MEASURED, footprint.install_method),
         BudgetLine("operating system reserve", target.reserved_ram_bytes, target.reserved_flash_bytes, FROM_TARGET),
     ]
     notes = []
     if footprint.bare_runtime_bytes is not None:
+        # In MB, not bytes: its file-backed pages move with the page cache (edgekit.pi.memory).
         notes.append(
-            f"The Python process with NumPy and LiteRT but no model peaked at {footprint.bare_runtime_bytes:,} B "
-            "on the host: the board's operating system reserve is meant to cover it."
+            f"The Python process with NumPy and LiteRT but no model peaked at about "
+            f"{footprint.bare_runtime_bytes / 1e6:.0f} MB on the host: the board's operating system reserve "
+            "is meant to cover it."
         )
     if footprint.ram_basis == MEASURED:
         notes.append(

@@ -164,9 +164,11 @@ def _linux_verdicts(
             return [budget.litert_failed_verdict(board, exc.problem) for board in boards]
         footprint = budget.LinuxFootprint(
             len(model_bytes),
-            memory.model_bytes,
+            memory.working_bytes,
             budget.MEASURED,
-            memory.method(),
+            memory.working_method(),
+            memory.code_bytes,
+            memory.code_method(),
             memory.bare_bytes,
             install_bytes,
             install_method,

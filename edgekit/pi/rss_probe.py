@@ -2,11 +2,13 @@
 
 Run by path, never imported: `python rss_probe.py bare` or `python rss_probe.py model MODEL.tflite`.
 Both modes import the same modules and build nothing else, so their difference is what the model
-costs. It prints one JSON object: {"peak_rss_bytes": N} or {"error": "...", "kind": "..."}.
+costs. It prints one JSON object, {"peak_rss_bytes": N, "file_rss_bytes": N, "anon_rss_bytes": N},
+read after the run with the interpreter still alive, or {"error": "...", "kind": "..."}.
 
 Address-space randomisation makes the peak vary by ~100 KB from run to run; the probe turns it off
-for itself (personality(ADDR_NO_RANDOMIZE), then re-exec) so that a report is the same bytes each
-time. The interpreter is built as run_model.py builds it by default: LiteRT's default kernels.
+for itself (personality(ADDR_NO_RANDOMIZE), then re-exec). File-backed pages (library code, the
+mapped model) still vary with the page cache, so the caller keeps them apart (edgekit.pi.memory).
+The interpreter is built as run_model.py builds it by default: LiteRT's default kernels.
 """
 
 from __future__ import annotations
@@ -34,12 +36,19 @@ def _fixed_layout() -> None:
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
-def _peak_rss_bytes() -> int:
+def _memory_status() -> dict[str, int]:
+    """VmHWM (peak resident), RssFile and RssAnon from /proc/self/status, in bytes."""
+    wanted = {"VmHWM", "RssFile", "RssAnon", "RssShmem"}
+    found = {}
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024  # the kernel reports kB
-    raise RuntimeError("no VmHWM in /proc/self/status")
+            key, _, value = line.partition(":")
+            if key in wanted:
+                found[key] = int(value.split()[0]) * 1024  # the kernel reports kB
+    missing = wanted - set(found)
+    if missing:
+        raise RuntimeError(f"no {', '.join(sorted(missing))} in /proc/self/status")
+    return found
 
 
 def main(argv: list[str]) -> int:
@@ -65,7 +74,16 @@ def main(argv: list[str]) -> int:
             first = re.split(r"(?<=\.)(?=[A-Z])", lines[0])[0]
             print(json.dumps({"error": first[:300], "kind": "model"}))
             return 4
-    print(json.dumps({"peak_rss_bytes": _peak_rss_bytes()}))
+    status = _memory_status()
+    print(
+        json.dumps(
+            {
+                "peak_rss_bytes": status["VmHWM"],
+                "file_rss_bytes": status["RssFile"],
+                "anon_rss_bytes": status["RssAnon"] + status["RssShmem"],
+            }
+        )
+    )
     return 0
 
 
