@@ -273,11 +273,12 @@ def linux_verdict(target: Target, footprint: LinuxFootprint) -> Verdict:
     ]
     notes = []
     if footprint.bare_runtime_bytes is not None:
-        # In MB, not bytes: its file-backed pages move with the page cache (edgekit.pi.memory).
+        # To the nearest 10 MB: its file-backed pages move with the page cache by ~0.2 MB
+        # (edgekit.pi.memory), and a report must be the same bytes for the same model.
         notes.append(
             f"The Python process with NumPy and LiteRT but no model peaked at about "
-            f"{footprint.bare_runtime_bytes / 1e6:.0f} MB on the host: the board's operating system reserve "
-            "is meant to cover it."
+            f"{round(footprint.bare_runtime_bytes / 10e6) * 10} MB on the host: the board's operating system "
+            "reserve is meant to cover it."
         )
     if footprint.ram_basis == MEASURED:
         notes.append(
