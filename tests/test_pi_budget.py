@@ -211,6 +211,18 @@ def test_export_pi_is_deterministic_and_equals_convert(digits, tmp_path: Path) -
         assert exported == (tmp_path / "b" / file).read_bytes() == (out / "pi" / file).read_bytes(), file
 
 
+def test_convert_for_a_pi_gives_byte_identical_outputs(tmp_path: Path) -> None:
+    model = shared_model(KWS)
+    outputs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        run = run_edgekit("convert", model, "-t", "rpi3bp", "--no-emulate", "--quiet", "--out", out)
+        assert run.code == 0, run.stderr
+        outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert outputs[0] == outputs[1]
+    assert {f"pi/{name}" for name in PI_FILES} <= set(outputs[0])
+
+
 def test_export_pi_refuses_what_is_not_a_tflite(tmp_path: Path) -> None:
     assert_user_error(run_edgekit("export", "pi", EXAMPLE_MODEL, "--out", tmp_path / "x"), "digits_cnn.keras")
     broken = tmp_path / "broken.tflite"
