@@ -101,7 +101,11 @@ def installed_runtime_bytes() -> tuple[int, str]:
 
     total, named = 0, []
     for name in RUNTIME_PACKAGES:
-        dist = metadata.distribution(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            problem = f"{name} is not installed (the Raspberry Pi runtime); pip install -r requirements.txt"
+            raise EdgekitError(None, problem) from None
         # RECORD lists each installed file with its size.
         total += sum(entry.size or 0 for entry in dist.files or [])
         named.append(f"{name} {dist.version}")
@@ -160,7 +164,7 @@ def _measure(model_bytes: bytes, path: Path) -> LitertMemory:
     with tempfile.TemporaryDirectory(prefix="edgekit-rss-") as tmp:
         model_file = Path(tmp) / "model.tflite"
         model_file.write_bytes(model_bytes)
-        # Both at once: each is a single-threaded process, and neither sees the other's memory.
+        # Both at once, to save time: a process's resident set holds none of another's pages.
         with_model = _start("model", str(model_file))
         bare = _start("bare")
         with_model_reading = _finish(with_model, path)
