@@ -3,13 +3,20 @@
 Engine `tflm` (TensorFlow Lite Micro, the user's own firmware):
   RAM   = tensor arena (measured by the tflite-micro interpreter) + interpreter overhead + reserve
   flash = model bytes + TFLM runtime code + reserve
-On a Raspberry Pi (kind = "linux") the check is simpler for now: the model file and arena in RAM
-next to the runtime, the bundle on the storage budget.
+On a Raspberry Pi (kind = "linux") the model runs with LiteRT in a Python process:
+  RAM     = LiteRT's peak resident memory with the model minus without it (measured in subprocesses
+            on the host, edgekit.pi.memory: working memory + kernel code paged in) + the model file
+            + the board's OS reserve
+  storage = model file + the installed LiteRT and NumPy (their installed file sizes on the host)
+
+Every verdict also carries a latency line: a figure per inference (`latency_ms`, with its basis)
+checked against `--max-latency-ms`. A verdict without a figure says "no latency figure" instead of
+passing the check silently.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edgekit.targets import Target
@@ -29,11 +36,11 @@ TFLM_RUNTIME_RAM = 4 * 1024
 # reference models was 44.9 KB (int8 CMSIS-NN kernels, ../shared/TOOLCHAIN.md); the reference
 # kernels measured 14-37 KB depending on the op set. The largest, rounded up, is the budget.
 TFLM_RUNTIME_FLASH = 46 * 1024
-# A Raspberry Pi runs the model with LiteRT in a Python process: the interpreter library and
-# the Python runtime resident in memory (an estimate until the Pi issue measures it), and the
-# installed runtime on the SD card.
-LITERT_PROCESS_RAM = 64 * 1024 * 1024
-LITERT_INSTALL_BYTES = 40 * 1024 * 1024
+# Latency line states (report.json `latency.status`).
+LATENCY_NO_BUDGET = "no budget"
+LATENCY_NO_FIGURE = "no latency figure"
+LATENCY_WITHIN = "within budget"
+LATENCY_OVER = "over budget"
 
 
 @dataclass(frozen=True)
@@ -42,9 +49,21 @@ class BudgetLine:
     ram_bytes: int
     flash_bytes: int
     basis: str
+    method: str = ""  # how a measured figure was obtained, when the basis alone does not say
+
+    def basis_text(self) -> str:
+        return f"{self.basis}: {self.method}" if self.method else self.basis
 
     def to_dict(self) -> dict[str, Any]:
-        return {"item": self.item, "ram_bytes": self.ram_bytes, "flash_bytes": self.flash_bytes, "basis": self.basis}
+        data: dict[str, Any] = {
+            "item": self.item,
+            "ram_bytes": self.ram_bytes,
+            "flash_bytes": self.flash_bytes,
+            "basis": self.basis,
+        }
+        if self.method:
+            data["method"] = self.method
+        return data
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,11 @@ class Verdict:
     lines: list[BudgetLine]
     notes: list[str] = field(default_factory=list)
     unsupported_ops: list[str] = field(default_factory=list)  # the engine cannot run the model at all
+    # Time per inference on this board, and how it was obtained ("estimated: ..."). None: no figure.
+    # Emulation fills these in through `with_latency`; the budget comes from `with_latency_budget`.
+    latency_ms: float | None = None
+    latency_basis: str = ""
+    max_latency_ms: float | None = None  # --max-latency-ms; None: latency not budgeted
 
     @property
     def ram_used(self) -> int:
@@ -83,20 +107,51 @@ class Verdict:
         return self.flash_headroom >= 0
 
     @property
+    def latency_status(self) -> str:
+        if self.max_latency_ms is None:
+            return LATENCY_NO_BUDGET
+        if self.latency_ms is None:
+            return LATENCY_NO_FIGURE
+        return LATENCY_WITHIN if self.latency_ms <= self.max_latency_ms else LATENCY_OVER
+
+    @property
+    def fits_latency(self) -> bool | None:
+        """None when there is no budget or no figure to check it with: unknown, not a pass."""
+        status = self.latency_status
+        return None if status in (LATENCY_NO_BUDGET, LATENCY_NO_FIGURE) else status == LATENCY_WITHIN
+
+    @property
     def fits(self) -> bool:
-        return self.fits_ram and self.fits_flash and not self.unsupported_ops
+        return self.fits_ram and self.fits_flash and not self.unsupported_ops and self.fits_latency is not False
+
+    def latency_text(self) -> str:
+        """The latency line of the verdict, short enough for a table cell."""
+        figure = "-" if self.latency_ms is None else f"{self.latency_ms:.4g} ms"
+        budget = self.max_latency_ms
+        status = self.latency_status
+        if status == LATENCY_NO_BUDGET:
+            return figure
+        if status == LATENCY_NO_FIGURE:
+            return f"no latency figure (budget {budget:g} ms)"
+        return f"{figure} {'<=' if status == LATENCY_WITHIN else '>'} {budget:g} ms"
 
     def reason(self) -> str:
         if self.unsupported_ops:
+            if self.engine == "litert":
+                return f"LiteRT cannot run the model: {'; '.join(self.unsupported_ops)}"
             return f"engine {self.engine} has no kernel for {', '.join(self.unsupported_ops)}"
-        if self.fits:
-            return "fits"
         parts = []
         if not self.fits_ram:
             parts.append(f"RAM over by {-self.ram_headroom:,} B")
         if not self.fits_flash:
             parts.append(f"flash over by {-self.flash_headroom:,} B")
-        return "; ".join(parts)
+        if self.fits_latency is False:
+            parts.append(f"latency {self.latency_ms:.4g} ms over the {self.max_latency_ms:g} ms budget")
+        if parts:
+            return "; ".join(parts)
+        if self.latency_status == LATENCY_NO_FIGURE:
+            return "fits; latency not checked: no latency figure for this board"
+        return "fits"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,10 +172,27 @@ class Verdict:
                 "headroom_bytes": self.flash_headroom,
                 "fits": self.fits_flash,
             },
+            "latency": {
+                "ms": None if self.latency_ms is None else round(self.latency_ms, 6),
+                "basis": self.latency_basis or None,
+                "budget_ms": self.max_latency_ms,
+                "status": self.latency_status,
+                "fits": self.fits_latency,
+            },
             "lines": [line.to_dict() for line in self.lines],
             "notes": list(self.notes),
             "unsupported_ops": list(self.unsupported_ops),
         }
+
+
+def with_latency(verdict: Verdict, ms: float | None, basis: str) -> Verdict:
+    """The verdict with a latency figure per inference, e.g. one estimated in emulation."""
+    return replace(verdict, latency_ms=ms, latency_basis=basis if ms is not None else "")
+
+
+def with_latency_budget(verdict: Verdict, max_ms: float | None) -> Verdict:
+    """The verdict checked against a latency budget (None: no budget)."""
+    return replace(verdict, max_latency_ms=max_ms)
 
 
 @dataclass(frozen=True)
@@ -134,7 +206,7 @@ class ModelFootprint:
 
 def tflm_verdict(target: Target, footprint: ModelFootprint) -> Verdict:
     if not target.is_mcu:
-        return _linux_verdict(target, footprint)
+        raise ValueError(f"{target.name} is a Linux board: its verdict is linux_verdict()")
     lines = [
         BudgetLine("model (int8 .tflite as a C array)", 0, footprint.model_bytes, FILE_SIZE),
         BudgetLine(
@@ -159,15 +231,67 @@ def unsupported_verdict(target: Target, engine: str, missing: list[str]) -> Verd
     return Verdict(target.name, target.title, engine, target.ram_bytes, target.flash_bytes, [], [], list(missing))
 
 
-def _linux_verdict(target: Target, footprint: ModelFootprint) -> Verdict:
+@dataclass(frozen=True)
+class LinuxFootprint:
+    """What a Raspberry Pi budget needs: the model run with LiteRT in a Python process."""
+
+    model_bytes: int
+    runtime_ram_bytes: int  # LiteRT's working memory for this model (anonymous pages), the file aside
+    ram_basis: str  # MEASURED (peak RSS in subprocesses) or PLANNED (the arena, when it could not run)
+    ram_method: str  # how runtime_ram_bytes was obtained, in words
+    code_ram_bytes: int | None = None  # LiteRT kernel code paged in to run the model; None: not measured
+    code_method: str = ""
+    bare_runtime_bytes: int | None = None  # the Python + LiteRT process without a model (OS reserve covers it)
+    install_bytes: int = 0  # LiteRT and NumPy installed on the storage
+    install_method: str = ""
+    # Time per inference on the board: filled in by emulation once it estimates Linux boards.
+    latency_ms: float | None = None
+    latency_basis: str = ""
+
+
+def linux_verdict(target: Target, footprint: LinuxFootprint) -> Verdict:
+    """A Raspberry Pi: LiteRT in a Python process next to the OS, the bundle on the storage budget."""
     lines = [
-        BudgetLine("model file (loaded into memory)", footprint.model_bytes, footprint.model_bytes, FILE_SIZE),
-        BudgetLine("tensor arena", footprint.tflm_arena_bytes, 0, footprint.arena_basis),
-        BudgetLine("LiteRT runtime in a Python process", LITERT_PROCESS_RAM, LITERT_INSTALL_BYTES, DOCUMENTED),
+        BudgetLine("model file (read into memory)", footprint.model_bytes, footprint.model_bytes, FILE_SIZE),
+        BudgetLine(
+            "LiteRT working memory for this model (tensors, arena, packed weights)",
+            footprint.runtime_ram_bytes,
+            0,
+            footprint.ram_basis,
+            footprint.ram_method,
+        ),
+    ]
+    if footprint.code_ram_bytes is not None:
+        lines.append(
+            BudgetLine(
+                "LiteRT kernel code paged in to run it", footprint.code_ram_bytes, 0, MEASURED, footprint.code_method
+            )
+        )
+    lines += [
+        BudgetLine("LiteRT and NumPy installed", 0, footprint.install_bytes, MEASURED, footprint.install_method),
         BudgetLine("operating system reserve", target.reserved_ram_bytes, target.reserved_flash_bytes, FROM_TARGET),
     ]
-    notes = ["Raspberry Pi check is coarse: the runtime's resident memory is an estimate, not a measurement yet."]
-    return Verdict(target.name, target.title, "litert", target.ram_bytes, target.flash_bytes, lines, notes)
+    notes = []
+    if footprint.bare_runtime_bytes is not None:
+        # To the nearest 10 MB: its file-backed pages move with the page cache by ~0.2 MB
+        # (edgekit.pi.memory), and a report must be the same bytes for the same model.
+        notes.append(
+            f"The Python process with NumPy and LiteRT but no model peaked at about "
+            f"{round(footprint.bare_runtime_bytes / 10e6) * 10} MB on the host: the board's operating system "
+            "reserve is meant to cover it."
+        )
+    if footprint.ram_basis == MEASURED:
+        notes.append(
+            "Resident memory was measured on the x86-64 host with the same LiteRT version; the aarch64 "
+            "build on the board was not measured and may differ (code size, XNNPACK's packed weights)."
+        )
+    verdict = Verdict(target.name, target.title, "litert", target.ram_bytes, target.flash_bytes, lines, notes)
+    return with_latency(verdict, footprint.latency_ms, footprint.latency_basis)
+
+
+def litert_failed_verdict(target: Target, problem: str) -> Verdict:
+    """LiteRT could not load or run the model: the board cannot run it as deployed."""
+    return Verdict(target.name, target.title, "litert", target.ram_bytes, target.flash_bytes, [], [], [problem])
 
 
 # The engine's call stack when no emulation measured it: the deepest reference kernel frame plus the

@@ -35,6 +35,14 @@ def cli() -> None:
     """
 
 
+max_latency_option = click.option(
+    "--max-latency-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MS",
+    help="Latency budget per inference on every board: exit 1 when a board's figure exceeds it. "
+    "A board without a latency figure says so in its verdict.",
+)
+
 targets_dir_option = click.option(
     "--targets-dir",
     "targets_dirs",
@@ -72,6 +80,7 @@ targets_dir_option = click.option(
     help="Which runtime the board verdict is for.",
 )
 @click.option("--no-emulate", is_flag=True, help="Skip building firmware and running it in QEMU.")
+@max_latency_option
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 def convert(
@@ -83,12 +92,14 @@ def convert(
     targets_dirs: tuple[Path, ...],
     engine: str,
     no_emulate: bool,
+    max_latency_ms: float | None,
     as_json: bool,
     quiet: bool,
 ) -> int:
     """Convert MODEL to int8 TFLite and ONNX, check them on your data, and budget them per board.
 
-    MODEL is a .keras, .h5, SavedModel folder, .onnx or .tflite file.
+    MODEL is a .keras, .h5, SavedModel folder, .onnx or .tflite file. A Raspberry Pi target also
+    gets OUT/pi/: the model, a LiteRT runner (run_model.py) and its pinned requirements.
 
     \b
     Example:
@@ -107,6 +118,7 @@ def convert(
         progress=_progress(quiet),
         engine=engine,
         emulate=not no_emulate,
+        max_latency_ms=max_latency_ms,
     )
     if as_json:
         click.echo((result.out_dir / "report.json").read_text(), nl=False)
@@ -135,8 +147,16 @@ def convert(
     help="Which runtime the budget is for.",
 )
 @targets_dir_option
+@max_latency_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (report.json schema).")
-def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tuple[Path, ...], as_json: bool) -> int:
+def check(
+    model: Path,
+    targets: tuple[str, ...],
+    engine: str,
+    targets_dirs: tuple[Path, ...],
+    max_latency_ms: float | None,
+    as_json: bool,
+) -> int:
     """Budget an int8 MODEL.tflite against boards: a cheap CI gate (no TensorFlow).
 
     Exit 0 when it fits every board, 1 when it does not fit one, 2 on bad input.
@@ -145,13 +165,13 @@ def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tupl
     Example:
       edgekit check build/digits_cnn/model_int8.tflite -t nano33ble -t rpi-pico
     """
-    if model.suffix == ".tflite" and model.is_file() and engine == "tflm":
-        from edgekit.ir.tflm_arena import prefetch_tflm_arena
-
-        prefetch_tflm_arena(model.read_bytes())
+    if model.suffix == ".tflite" and model.is_file():
+        _prefetch_measurements(model.read_bytes(), targets, engine, targets_dirs)
     from edgekit.convert.pipeline import check as run_check
 
-    result = run_check(model, targets=targets, engine=engine, targets_dirs=targets_dirs)
+    result = run_check(
+        model, targets=targets, engine=engine, targets_dirs=targets_dirs, max_latency_ms=max_latency_ms
+    )
     if as_json:
         from edgekit.report.json_report import report_json
 
@@ -161,6 +181,25 @@ def check(model: Path, targets: tuple[str, ...], engine: str, targets_dirs: tupl
 
         click.echo(check_summary(result, color=sys.stdout.isatty()))
     return EXIT_OK if result.fits else EXIT_VERDICT
+
+
+def _prefetch_measurements(data: bytes, names: tuple[str, ...], engine: str, targets_dirs: tuple[Path, ...]) -> None:
+    """Start the slow measurements `check` will need in the background, before it parses the model."""
+    from edgekit.convert.pipeline import DEFAULT_TARGET
+    from edgekit.targets import get_target
+
+    try:
+        boards = [get_target(name, targets_dirs) for name in names or (DEFAULT_TARGET,)]
+    except EdgekitError:
+        return  # `check` itself reports it
+    if engine == "tflm" and any(board.is_mcu for board in boards):
+        from edgekit.ir.tflm_arena import prefetch_tflm_arena
+
+        prefetch_tflm_arena(data)
+    if not all(board.is_mcu for board in boards):
+        from edgekit.pi.memory import prefetch_litert_memory
+
+        prefetch_litert_memory(data)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -224,6 +263,29 @@ def export_tflm(model: Path, out: Path, name: str) -> int:
     from edgekit.export import export_tflm as run_export
 
     for written in run_export(model, out, name):
+        click.echo(str(written))
+    return EXIT_OK
+
+
+@export.command("pi", context_settings=CONTEXT)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Output folder.")
+def export_pi(model: Path, out: Path) -> int:
+    """The Raspberry Pi bundle for an int8 MODEL.tflite: the model, a LiteRT runner, pinned requirements.
+
+    \b
+    Writes model_int8.tflite, run_model.py (runs the model with ai_edge_litert on a .npy/.npz or a
+    zero input, quantizes float data, prints or writes the int8 outputs and the latency over N runs),
+    requirements.txt and README.md. `edgekit convert` writes the same into OUT/pi/ for a Pi target.
+
+    \b
+    Example:
+      edgekit export pi build/digits_cnn/model_int8.tflite --out deploy/pi
+      # on the Pi: pip install -r requirements.txt && python run_model.py --input x.npy
+    """
+    from edgekit.export import export_pi as run_export
+
+    for written in run_export(model, out):
         click.echo(str(written))
     return EXIT_OK
 

@@ -53,3 +53,24 @@ def export_c(model: str | Path, out: str | Path, name: str = "model", family: st
         for filename in sorted(files):
             staged.write(filename, files[filename])
     return [out_dir / filename for filename in sorted(files)]
+
+
+def export_pi(model: str | Path, out: str | Path) -> list[Path]:
+    """Write the Raspberry Pi bundle of `model` (model, LiteRT runner, requirements) into `out`."""
+    from edgekit.ir.tflite_reader import parse_tflite
+    from edgekit.outdir import staged_output
+    from edgekit.pi.bundle import pi_bundle
+    from edgekit.pi.memory import LitertCannotRun, measure_litert_memory
+
+    path, out_dir = Path(model), Path(out)
+    data = _read_tflite(path)
+    parse_tflite(data, path=path)  # a broken or truncated file is refused here, not on the Pi
+    try:
+        measure_litert_memory(data, path)  # LiteRT loads and runs it once, in a subprocess
+    except LitertCannotRun as exc:
+        raise EdgekitError(path, f"LiteRT cannot run the model ({exc.problem}), so neither can the Pi") from None
+    files = pi_bundle(data)
+    with staged_output(out_dir) as staged:
+        for filename in sorted(files):
+            staged.write(filename, files[filename])
+    return [out_dir / filename for filename in sorted(files)]

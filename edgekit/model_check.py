@@ -24,6 +24,9 @@ ENGINES = ("tflm", "edgekit")
 # Beyond this planned arena the model is not run in the interpreter to measure it: no microcontroller
 # has the RAM, and the measurement would itself allocate that much.
 MEASURE_LIMIT_BYTES = 64 << 20
+# Beyond this planned arena LiteRT is not run on the host to measure a Raspberry Pi's RAM: the
+# measurement would allocate that much here, and the planned figure already says it does not fit.
+LITERT_MEASURE_LIMIT_BYTES = 1 << 30
 
 
 @dataclass
@@ -70,8 +73,6 @@ def inspect_tflite(model_bytes: bytes, path: Path) -> tuple[Graph, ModelAnalysis
 
 
 def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engine: str = "tflm") -> ModelCheck:
-    from edgekit.ir.op_support import unsupported
-
     if engine not in ENGINES:
         raise EdgekitError(None, f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     graph, analysis, plan, support = inspect_tflite(model_bytes, path)
@@ -83,8 +84,26 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
             f"The model is {analysis.quantization}, not full-integer int8: microcontroller figures "
             "assume the int8 kernels; convert with full-integer quantization for the real thing."
         )
-    missing = unsupported(graph, engine)
+    mcus = [board for board in boards if board.is_mcu]
+    by_board: dict[str, budget.Verdict] = {}
     arena_figures: dict[str, Any] | None = None
+    if mcus:
+        mcu_verdicts, arena_figures = _mcu_verdicts(model_bytes, path, graph, plan, mcus, engine, notes)
+        by_board.update((v.target, v) for v in mcu_verdicts)
+    linux = [board for board in boards if not board.is_mcu]
+    if linux:
+        # A Raspberry Pi runs the model with LiteRT whichever microcontroller engine was asked for.
+        by_board.update((v.target, v) for v in _linux_verdicts(model_bytes, path, plan, linux, notes))
+    verdicts = [by_board[board.name] for board in boards]
+    return ModelCheck(graph, analysis, plan, support, arena_figures, verdicts, notes)
+
+
+def _mcu_verdicts(
+    model_bytes: bytes, path: Path, graph: Graph, plan: MemoryPlan, boards: list[Target], engine: str, notes: list[str]
+) -> tuple[list[budget.Verdict], dict[str, Any] | None]:
+    from edgekit.ir.op_support import unsupported
+
+    missing = unsupported(graph, engine)
     if engine == "edgekit" and not missing:
         from edgekit.codegen.engine import target_kernel_family
 
@@ -97,40 +116,74 @@ def check_tflite(model_bytes: bytes, path: Path, boards: Sequence[Target], engin
                 footprints[family] = engine_footprint(graph, family=family)
             return footprints[family]
 
-        # A Raspberry Pi runs the model with LiteRT whatever the microcontroller engine: its coarse check.
-        linux = budget.ModelFootprint(len(model_bytes), plan.arena_bytes, budget.PLANNED)
-        verdicts = [
-            budget.edgekit_verdict(board, footprint(board)) if board.is_mcu else budget.tflm_verdict(board, linux)
-            for board in boards
-        ]
-    elif missing:
+        return [budget.edgekit_verdict(board, footprint(board)) for board in boards], None
+    if missing:
         notes.append(f"Engine {engine} has no kernel for: {', '.join(missing)}.")
-        verdicts = [budget.unsupported_verdict(board, engine, missing) for board in boards]
-    elif plan.arena_bytes > MEASURE_LIMIT_BYTES:
+        return [budget.unsupported_verdict(board, engine, missing) for board in boards], None
+    if plan.arena_bytes > MEASURE_LIMIT_BYTES:
         notes.append(
             f"The activations alone need {plan.arena_bytes:,} B (edgekit's plan): too large to run in the "
             "tflite-micro interpreter, and larger than any microcontroller's RAM."
         )
-        footprint = budget.ModelFootprint(len(model_bytes), plan.arena_bytes, budget.PLANNED)
-        verdicts = [budget.tflm_verdict(board, footprint) for board in boards]
-    else:
-        arena = measure_arena(model_bytes, path)
-        from edgekit.codegen.tflm_bundle import tflm_arena_size
+        planned = budget.ModelFootprint(len(model_bytes), plan.arena_bytes, budget.PLANNED)
+        return [budget.tflm_verdict(board, planned) for board in boards], None
+    arena = measure_arena(model_bytes, path)
+    from edgekit.codegen.tflm_bundle import tflm_arena_size
 
-        min_arena = arena.min_arena_bytes or arena.total_bytes
-        # The budget holds the arena the TFLM bundle declares (model_arena.h): measured plus headroom.
-        arena_size = tflm_arena_size(min_arena)
-        arena_figures = {
-            "total_bytes": arena.total_bytes,
-            "head_bytes": arena.head_bytes,
-            "tail_bytes": arena.tail_bytes,
-            "min_arena_bytes": min_arena,
-            "arena_size_bytes": arena_size,
-            "measured_with": "tflite-micro interpreter (x86-64 host)",
-        }
-        footprint = budget.ModelFootprint(len(model_bytes), arena_size, budget.MEASURED)
-        verdicts = [budget.tflm_verdict(board, footprint) for board in boards]
-    return ModelCheck(graph, analysis, plan, support, arena_figures, verdicts, notes)
+    min_arena = arena.min_arena_bytes or arena.total_bytes
+    # The budget holds the arena the TFLM bundle declares (model_arena.h): measured plus headroom.
+    arena_size = tflm_arena_size(min_arena)
+    arena_figures = {
+        "total_bytes": arena.total_bytes,
+        "head_bytes": arena.head_bytes,
+        "tail_bytes": arena.tail_bytes,
+        "min_arena_bytes": min_arena,
+        "arena_size_bytes": arena_size,
+        "measured_with": "tflite-micro interpreter (x86-64 host)",
+    }
+    footprint = budget.ModelFootprint(len(model_bytes), arena_size, budget.MEASURED)
+    return [budget.tflm_verdict(board, footprint) for board in boards], arena_figures
+
+
+def _linux_verdicts(
+    model_bytes: bytes, path: Path, plan: MemoryPlan, boards: list[Target], notes: list[str]
+) -> list[budget.Verdict]:
+    """Raspberry Pi verdicts: LiteRT's resident memory for the model, measured once for all of them."""
+    from edgekit.pi.memory import LitertCannotRun, installed_runtime_bytes, measure_litert_memory
+
+    install_bytes, install_method = installed_runtime_bytes()
+
+    if plan.arena_bytes > LITERT_MEASURE_LIMIT_BYTES:
+        notes.append(
+            f"The activations need {plan.arena_bytes:,} B (edgekit's plan): not run in LiteRT on this host, "
+            "so the Raspberry Pi RAM figure is the planned arena."
+        )
+        footprint = budget.LinuxFootprint(
+            len(model_bytes),
+            plan.arena_bytes,
+            budget.PLANNED,
+            "edgekit's memory plan of the activations",
+            install_bytes=install_bytes,
+            install_method=install_method,
+        )
+    else:
+        try:
+            memory = measure_litert_memory(model_bytes, path)
+        except LitertCannotRun as exc:
+            notes.append(f"LiteRT cannot run the model ({exc.problem}): no Raspberry Pi can run it as it is.")
+            return [budget.litert_failed_verdict(board, exc.problem) for board in boards]
+        footprint = budget.LinuxFootprint(
+            len(model_bytes),
+            memory.working_bytes,
+            budget.MEASURED,
+            memory.working_method(),
+            memory.code_bytes,
+            memory.code_method(),
+            memory.bare_bytes,
+            install_bytes,
+            install_method,
+        )
+    return [budget.linux_verdict(board, footprint) for board in boards]
 
 
 def measure_arena(model_bytes: bytes, path: Path):  # -> TflmArena

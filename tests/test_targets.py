@@ -57,6 +57,7 @@ REQUIRED_BOARDS = {
     "rpi5-2gb",
     "rpi5-4gb",
     "rpi5-8gb",
+    "rpi5-16gb",
 }
 
 # A valid microcontroller board; tests change one key at a time.

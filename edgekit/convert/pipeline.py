@@ -139,8 +139,12 @@ def convert(
     progress: Progress | None = None,
     engine: str = "tflm",
     emulate: bool = True,
+    max_latency_ms: float | None = None,
 ) -> ConvertResult:
-    """Convert, validate and budget one model; writes the artifacts and reports into `out`."""
+    """Convert, validate and budget one model; writes the artifacts and reports into `out`.
+
+    `max_latency_ms` budgets the time per inference on every board (see budget.Verdict.latency_status).
+    """
     from edgekit.outdir import check_replaceable, staged_output
     from edgekit.report.html import report_html
     from edgekit.report.json_report import report_dict, report_json
@@ -185,11 +189,19 @@ def convert(
         if fmt == detect.TFLITE:
             _describe_io(result)
         files.update(_tflm_bundle_files(int8_tflite, result))
+        files.update(_pi_bundle_files(int8_tflite, boards))
         if emulate:
             files.update(_emulate_files(path, int8_tflite, boards, result, engine, say))
             from edgekit.on_pi import pi_emulation  # Raspberry Pi boards: timing under qemu-aarch64
 
             pi_emulation(path, int8_tflite, result.check.graph if result.check else None, boards, result, say)
+            _attach_pi_latency(result, boards)
+        _budget_latency(result, max_latency_ms)
+        if max_latency_ms is not None and engine != "edgekit" and any(b.is_mcu for b in boards) and result.emulation:
+            result.notes.append(
+                f"Emulation timed the edgekit engine, not {engine}: its figures are not used for the latency "
+                "budget of a microcontroller's TFLM verdict. Pass --engine edgekit to budget the emulated latency."
+            )
     else:
         result.notes.append("No int8 TFLite, so no board verdict: budgets are computed from the int8 TFLite model.")
 
@@ -225,7 +237,50 @@ def _tflm_bundle_files(int8_tflite: bytes, result: ConvertResult) -> dict[str, b
     return {f"{TFLM_DIR}/{name}": data for name, data in bundle.items()}
 
 
+def _pi_bundle_files(int8_tflite: bytes, boards: list[Target]) -> dict[str, bytes]:
+    """The Raspberry Pi bundle, when a Raspberry Pi (a Linux board) is among the targets."""
+    if all(board.is_mcu for board in boards):
+        return {}
+    from edgekit.pi.bundle import pi_bundle
+
+    return {f"{PI_DIR}/{name}": data for name, data in pi_bundle(int8_tflite).items()}
+
+
+def attach_latency(result: ConvertResult, board: str, ms: float | None, basis: str) -> None:
+    """Give one board's verdict its time per inference (e.g. estimated in emulation), and how it was got.
+
+    The one place a latency figure enters a verdict, for microcontrollers and Raspberry Pis alike; the
+    `--max-latency-ms` check (`_budget_latency`) then reads it, in whichever order the two run.
+    """
+    index = next(i for i, v in enumerate(result.verdicts) if v.target == board)
+    result.verdicts[index] = budget.with_latency(result.verdicts[index], ms, basis)
+
+
+def _attach_pi_latency(result: ConvertResult, boards: list[Target]) -> None:
+    from edgekit.on_pi import pi_estimated_ms
+
+    for board in boards:
+        if board.is_mcu:
+            continue
+        ms = pi_estimated_ms(result.emulation, board.name)
+        if ms is not None:
+            attach_latency(result, board.name, ms, pi_latency_basis(board))
+
+
+def pi_latency_basis(board: Target) -> str:
+    # LiteRT with XNNPACK on the Pi is a different program from the one timed: the basis says so.
+    return (
+        f"estimated: the edgekit engine (NEON kernels) counted under qemu-aarch64, {board.core} cycle model at "
+        f"{board.clock_mhz:g} MHz, one thread; LiteRT on the board runs other kernels"
+    )
+
+
+def _budget_latency(result: ConvertResult, max_latency_ms: float | None) -> None:
+    result.verdicts = [budget.with_latency_budget(v, max_latency_ms) for v in result.verdicts]
+
+
 TFLM_DIR = "tflm"
+PI_DIR = "pi"
 ENGINE_DIR = "engine"
 BOARDS_DIR = "boards"
 FIRMWARE_FILES = ("firmware.elf", "firmware.bin", "firmware.hex")
@@ -275,7 +330,16 @@ def _emulate_files(
             result.verdicts[index] = budget.edgekit_verdict(
                 board, engine_footprint(check.graph, run, family=target_kernel_family(board))
             )
+            # Only the edgekit engine was timed: a TFLM verdict gets no latency from this run.
+            attach_latency(result, board.name, run.result.estimated_ms, emulated_latency_basis(board))
     return files
+
+
+def emulated_latency_basis(board: Target) -> str:
+    return (
+        f"estimated: instructions of the edgekit engine counted in QEMU {board.qemu_machine}, "
+        f"{board.core} cycle model at {board.clock_mhz:g} MHz"
+    )
 
 
 _ARTIFACT_KINDS = {
@@ -288,6 +352,8 @@ _ARTIFACT_KINDS = {
 def _artifact_kind(name: str) -> tuple[str, str]:
     if name.startswith(f"{TFLM_DIR}/"):
         return "tflm_source", "TensorFlow Lite Micro bundle: model array, op resolver, arena size"
+    if name.startswith(f"{PI_DIR}/"):
+        return "pi_bundle", "Raspberry Pi bundle: int8 model, LiteRT runner run_model.py, pinned requirements"
     if name.startswith(f"{ENGINE_DIR}/"):
         return "engine_source", "edgekit C engine: generated model code and its kernels"
     if name.startswith(f"{BOARDS_DIR}/"):
@@ -380,8 +446,12 @@ def check(
     targets: Sequence[str] = (),
     engine: str = "tflm",
     targets_dirs: Sequence[str | Path] = (),
+    max_latency_ms: float | None = None,
 ) -> ConvertResult:
-    """`edgekit check`: budget an int8 .tflite against boards; writes nothing, imports no TensorFlow."""
+    """`edgekit check`: budget an int8 .tflite against boards; writes nothing, imports no TensorFlow.
+
+    Nothing is emulated here, so a latency budget finds no figure unless a verdict brings its own.
+    """
     path = Path(model_path)
     fmt = detect.detect_format(path)
     if fmt != detect.TFLITE:
@@ -397,6 +467,7 @@ def check(
         out_dir=path.parent,
     )
     _budget(path, data, boards, result, engine)
+    _budget_latency(result, max_latency_ms)
     _describe_io(result)
     return result
 

@@ -54,7 +54,17 @@ def dequantize(q: np.ndarray, params: QuantParams) -> np.ndarray:
 
 
 def run_litert_reference(model: bytes, x: np.ndarray) -> list[np.ndarray]:
-    """LiteRT with its reference kernels (BUILTIN_REF), one sample at a time."""
+    """LiteRT with its reference kernels (BUILTIN_REF), one sample at a time, outputs dequantized."""
+    outputs, out_params = _run_litert(model, x)
+    return [dequantize(q, params) for q, params in zip(outputs, out_params, strict=True)]
+
+
+def run_litert_int8(model: bytes, x: np.ndarray) -> list[np.ndarray]:
+    """What `run_litert_reference` computes, before dequantizing: the model's own int8 outputs."""
+    return _run_litert(model, x)[0]
+
+
+def _run_litert(model: bytes, x: np.ndarray) -> tuple[list[np.ndarray], list[QuantParams]]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     with native_stderr_captured():
@@ -76,8 +86,8 @@ def run_litert_reference(model: bytes, x: np.ndarray) -> list[np.ndarray]:
         interpreter.set_tensor(input_detail["index"], quantize(sample[np.newaxis], in_params))
         interpreter.invoke()
         for k, detail in enumerate(output_details):
-            results[k].append(dequantize(interpreter.get_tensor(detail["index"]), out_params[k]))
-    return [np.concatenate(r) for r in results]
+            results[k].append(interpreter.get_tensor(detail["index"]).copy())
+    return [np.concatenate(r) for r in results], out_params
 
 
 def tflm_interpreter(model: bytes) -> Any:

@@ -202,11 +202,32 @@ def _gauge(label: str, budget: dict[str, Any]) -> str:
     )
 
 
+def _basis(line: dict[str, Any]) -> str:
+    return f"{line['basis']}: {line['method']}" if line.get("method") else str(line["basis"])
+
+
+def _latency(target: dict[str, Any]) -> str:
+    """The latency line of a card: the figure against the budget, or why there is none."""
+    latency = target.get("latency") or {}
+    ms, budget, status = latency.get("ms"), latency.get("budget_ms"), latency.get("status")
+    if ms is None and budget is None:
+        return ""
+    if ms is None:
+        text = f"Latency: no latency figure for this board (budget {num(budget)} ms, not checked)."
+    else:
+        text = f"Latency: {num(ms)} ms per inference"
+        if budget is not None:
+            text += f", {'within' if status == 'within budget' else 'OVER'} the {num(budget)} ms budget"
+        text += "."
+    basis = f" {latency['basis']}" if latency.get("basis") else ""
+    return f'<p class="latency">{_e(text)}<span class="basis">{_e(basis)}</span></p>'
+
+
 def _budget_lines(target: dict[str, Any], storage: str) -> str:
     rows = "".join(
         f'<tr><td>{_e(line["item"])}</td><td class="num">{kib(line["ram_bytes"]) if line["ram_bytes"] else "-"}</td>'
         f'<td class="num">{kib(line["flash_bytes"]) if line["flash_bytes"] else "-"}</td>'
-        f'<td><span class="basis">{_e(line["basis"])}</span></td></tr>'
+        f'<td><span class="basis">{_e(_basis(line))}</span></td></tr>'
         for line in target["lines"]
     )
     return (
@@ -226,15 +247,15 @@ def _target_card(target: dict[str, Any], runs: list[_Run]) -> str:
         f'<p class="board">{_e(target["title"])} \u00b7 engine <code>{_e(target["engine"])}</code></p>',
     ]
     if target.get("unsupported_ops"):
-        parts.append(
-            f'<p class="reason">Engine {_e(target["engine"])} has no kernel for '
-            f"{_e(', '.join(target['unsupported_ops']))}: no memory figures.</p>"
-        )
+        parts.append(f'<p class="reason">{_e(target["reason"])}: no memory figures.</p>')
     else:
         if not fits:
             parts.append(f'<p class="reason">{_e(target["reason"])}</p>')
         parts.append(_gauge("RAM", target["ram"]))
         parts.append(_gauge(storage, target["flash"]))
+        latency = _latency(target)
+        if latency:
+            parts.append(latency)
     for run in runs:
         if run.target == target["target"] and (run.ms is not None or run.instructions is not None):
             figures = []
@@ -679,6 +700,8 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .board { margin: 2px 0 10px; color: var(--muted); font-size: 13px; }
 .reason { margin: 0 0 10px; color: var(--bad); font-weight: 600; }
 .timing { margin: 8px 0 0; font-size: 13px; }
+.latency { margin: 8px 0 0; font-size: 13px; }
+.latency .basis { display: block; }
 .card-note { font-size: 12px; margin: 8px 0 0; }
 .gauge { margin: 10px 0; }
 .gauge-head { display: flex; justify-content: space-between; gap: 8px; font-size: 13px; }

@@ -13,7 +13,7 @@ from edgekit import __version__
 if TYPE_CHECKING:
     from edgekit.convert.pipeline import ConvertResult
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def report_dict(result: ConvertResult) -> dict[str, Any]:

@@ -21,7 +21,8 @@ def verdict_rows(result: ConvertResult) -> list[list[str]]:
                 kib(v.ram_headroom),
                 f"{kib(v.flash_used)} / {kib(v.flash_available)}",
                 kib(v.flash_headroom),
-                "fits" if v.fits else f"DOES NOT FIT ({v.reason()})",
+                v.latency_text(),
+                v.reason() if v.fits else f"DOES NOT FIT ({v.reason()})",
             ]
         )
     return rows
@@ -34,6 +35,7 @@ VERDICT_HEADERS = [
     "RAM headroom",
     "flash used / available",
     "flash headroom",
+    "latency",
     "verdict",
 ]
 
@@ -114,11 +116,14 @@ def report_markdown(result: ConvertResult) -> str:
             "",
             table(
                 ["item", "RAM", "flash", "basis"],
-                [[line.item, kib(line.ram_bytes), kib(line.flash_bytes), line.basis] for line in v.lines],
+                [[line.item, kib(line.ram_bytes), kib(line.flash_bytes), line.basis_text()] for line in v.lines],
                 markdown=True,
             ),
             "",
         ]
+        if v.latency_ms is not None or v.max_latency_ms is not None:
+            basis = f" ({v.latency_basis})" if v.latency_basis else ""
+            parts.append(f"- Latency: {v.latency_text()}{basis}.")
         parts += [f"- {note}" for note in v.notes] + [""]
     if result.calibration:
         c = result.calibration

@@ -21,7 +21,12 @@ def convert_summary(result: ConvertResult, color: bool = False) -> str:
     models = [a for a in result.artifacts if a.kind in ("onnx_float", "onnx_int8_qdq", "tflite_int8")]
     if models:
         lines.append("artifacts: " + ", ".join(f"{a.file} {kib(a.bytes)}" for a in models))
-    for kind, label in (("tflm_source", "TFLM bundle"), ("engine_source", "edgekit engine"), ("firmware", "firmware")):
+    for kind, label in (
+        ("tflm_source", "TFLM bundle"),
+        ("pi_bundle", "Raspberry Pi bundle"),
+        ("engine_source", "edgekit engine"),
+        ("firmware", "firmware"),
+    ):
         files = [a.file for a in result.artifacts if a.kind == kind]
         if files:
             folders = sorted({f.rsplit("/", 1)[0] for f in files})
