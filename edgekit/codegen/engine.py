@@ -40,10 +40,12 @@ SUPPORTED_OPS: frozenset[str] = frozenset(LOWERINGS)
 
 # Kernel families: folders of firmware/kernels with the same file names and signatures as reference/.
 # A family lacking an op's file falls back to the reference file for that op.
-KERNEL_FAMILIES = ("reference", "arm_dsp")
+KERNEL_FAMILIES = ("reference", "arm_dsp", "helium")
 # Cores whose optimized family edgekit has: the DSP extension (SMLAD, SXTB16) of the M4, M7 and M33.
-# The M0+ and M3 lack it; the M55 has it too, but its own family (Helium) is still to come.
+# The M0+ and M3 lack it; the M55 has it too, but takes its own family (Helium, _MVE_CORES).
 _DSP_CORES = frozenset({"cortex-m4", "cortex-m7", "cortex-m33"})
+# Cores with Helium (the M-profile Vector Extension): firmware/kernels/helium.
+_MVE_CORES = frozenset({"cortex-m55"})
 
 # Kernel sources every kernel needs besides its own file.
 _HELPERS = {"softmax.c": ("fixedpoint.c",), "logistic.c": ("fixedpoint.c",), "tanh.c": ("fixedpoint.c",)}
@@ -139,15 +141,18 @@ def unsupported_ops(graph: Graph) -> list[str]:
     return problems
 
 
-def kernel_family(core: str, dsp: bool = True) -> str:
-    """The kernel folder for a core: "arm_dsp" on Cortex-M4/M7/M33 with the DSP extension, else (M0+,
-    M3, M55 for now, the host, Linux boards) the portable "reference"."""
+def kernel_family(core: str, dsp: bool = True, mve: bool = True) -> str:
+    """The kernel folder for a core: "helium" on Cortex-M55 with Helium, "arm_dsp" on Cortex-M4/M7/M33
+    with the DSP extension, else (M0+, M3, an M55 without Helium, the host, Linux boards) the portable
+    "reference"."""
+    if core in _MVE_CORES:
+        return "helium" if dsp and mve else "reference"
     return "arm_dsp" if core in _DSP_CORES and dsp else "reference"
 
 
 def target_kernel_family(target: Any) -> str:
     """kernel_family for an edgekit.targets.Target (microcontrollers only; Linux boards: reference)."""
-    return kernel_family(target.core, bool(target.dsp)) if target.is_mcu else "reference"
+    return kernel_family(target.core, bool(target.dsp), bool(target.mve)) if target.is_mcu else "reference"
 
 
 def _kernel_dir(kernel: str, family: str) -> str:
@@ -201,6 +206,8 @@ def generate_engine(graph: Graph, name: str = "model", family: str = "reference"
     files["ek_kernels.h"] = (firmware / "include" / "ek_kernels.h").read_bytes()
     if any(d == "arm_dsp" for d in model.kernel_dirs.values()):
         files["ek_dsp.h"] = (firmware / "include" / "ek_dsp.h").read_bytes()
+    if any(d == "helium" for d in model.kernel_dirs.values()):
+        files["ek_helium.h"] = (firmware / "include" / "ek_helium.h").read_bytes()
     for kernel in model.kernels:
         files[_kernel_file(kernel)] = (firmware / model.kernel_dirs[kernel] / kernel).read_bytes()
     return dict(sorted(files.items()))

@@ -1,0 +1,121 @@
+/* DEPTHWISE_CONV_2D, int8, per-channel requantization: the Helium (MVE) version of
+ * reference/depthwise_conv_2d.c, with the same results bit for bit.
+ *
+ * Depth multiplier 1 (every MLPerf Tiny model): one output pixel at a time, eight channels per step.
+ * A table holds each filter tap's input pixel, or for a tap in the padding a row of input zero points
+ * kept in `scratch` (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the
+ * input offset, so a padding tap must cancel its share). Per tap and 8 channels: two widening loads
+ * (VLDRB.S16), VMULLB + VMULLT and two VADD (MVE has no vector-by-vector VMLA); the last group of
+ * channels is tail-predicated. On this path the generator passes bias, multiplier and shift permuted per
+ * group of 8 channels into [c0 c2 c4 c6 c1 c3 c5 c7] and padded to a multiple of 8
+ * (engine_pack_helium.even_odd_order), in channel order otherwise. Other depth multipliers, or filters
+ * with more than EK_HELIUM_DW_MAX_TAPS taps, take a scalar loop with the same arithmetic.
+ *
+ * Write order: an output group is written after every input it reads; pixels and channel groups follow
+ * the reference order (reversed when `reverse` is set). */
+#include <string.h>
+
+#include "ek_helium.h"
+#include "ek_kernels.h"
+
+/* Output channels c..c+count-1 (count 1..8) of one pixel, from its tap table. Per tap, 8 channels of
+ * input and weights are widened to int16 as they load; VMULLB / VMULLT multiply the even and the odd
+ * lanes into int32 products (exact: int8 x int8), added to one accumulator each. `bias`, `multiplier`
+ * and `shift` are in the generator's even/odd order per 8 channels (see the file comment), so the two
+ * accumulators requantize with plain loads; VMOVNB / VMOVNT interleave them back into channel order. */
+EK_INLINE void channels(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, const int8_t *filter,
+                        const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int32_t c,
+                        int32_t count, int8_t *out) {
+    const int32_t oc = p->out_c;
+    const mve_pred16_t pred = vctp16q((uint32_t)count);
+    const ek_hq_t q_even = ek_hq_load(multiplier + c, shift + c, vctp32q(4));
+    const ek_hq_t q_odd = ek_hq_load(multiplier + c + 4, shift + c + 4, vctp32q(4));
+    const int8_t *w = filter + c;
+    int32x4_t even = vldrwq_s32(bias + c);
+    int32x4_t odd = vldrwq_s32(bias + c + 4);
+    int16x8_t narrowed = vdupq_n_s16(0);
+    int32_t t;
+    for (t = 0; t < ntaps; t++) {
+        const int16x8_t x = vldrbq_z_s16(taps[t] + c, pred);
+        const int16x8_t k = vldrbq_z_s16(w, pred);
+        even = vaddq_s32(even, vmullbq_int_s16(x, k));
+        odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
+        w += oc;
+    }
+    even = ek_requant_x4(even, &q_even, p->output_offset, p->act_min, p->act_max);
+    odd = ek_requant_x4(odd, &q_odd, p->output_offset, p->act_min, p->act_max);
+    narrowed = vmovnbq_s32(narrowed, even);
+    narrowed = vmovntq_s32(narrowed, odd);
+    vstrbq_p_s16(out + c, narrowed, pred);
+}
+
+/* Any depth multiplier: the reference loop over every tap, padding taps reading the zero point. */
+static void scalar_pixel(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0,
+                         const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                         int8_t *out) {
+    const int32_t oc_n = p->out_c;
+    int32_t ioc, fy, fx;
+    for (ioc = 0; ioc < oc_n; ioc++) {
+        const int32_t oc = EK_REVERSE(ioc, oc_n, p->reverse);
+        const int32_t ic = oc / p->depth_multiplier;
+        int32_t acc = bias[oc];
+        for (fy = 0; fy < p->filter_h; fy++) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            for (fx = 0; fx < p->filter_w; fx++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                const int32_t x = inside ? (int32_t)in_batch[((size_t)in_y * p->in_w + in_x) * p->in_c + ic]
+                                         : -p->input_offset;
+                acc += (int32_t)filter[((size_t)fy * p->filter_w + fx) * oc_n + oc] * x;
+            }
+        }
+        acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]) + p->output_offset;
+        out[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+    }
+}
+
+void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int8_t *scratch) {
+    const int32_t oc = p->out_c;
+    const int32_t ntaps = p->filter_h * p->filter_w;
+    const int32_t rev = p->reverse;
+    const int vector = p->depth_multiplier == 1 && ntaps <= EK_HELIUM_DW_MAX_TAPS;
+    const int8_t *taps[EK_HELIUM_DW_MAX_TAPS];
+    int32_t ib, iy, ix, fy, fx, c;
+
+    if (vector) {
+        memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
+    }
+    for (ib = 0; ib < p->batches; ib++) {
+        const int32_t b = EK_REVERSE(ib, p->batches, rev);
+        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+        for (iy = 0; iy < p->out_h; iy++) {
+            const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
+            const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+            for (ix = 0; ix < p->out_w; ix++) {
+                const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
+                const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * oc;
+                int32_t t = 0;
+                if (!vector) {
+                    scalar_pixel(p, in_batch, in_y0, in_x0, filter, bias, multiplier, shift, out);
+                    continue;
+                }
+                for (fy = 0; fy < p->filter_h; fy++) {
+                    const int32_t in_y = in_y0 + p->dilation_h * fy;
+                    for (fx = 0; fx < p->filter_w; fx++, t++) {
+                        const int32_t in_x = in_x0 + p->dilation_w * fx;
+                        const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                        taps[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : scratch;
+                    }
+                }
+                /* Groups of 8 channels from channel 0; reversed, the same groups last to first. */
+                for (c = 0; c < oc; c += 8) {
+                    const int32_t g = rev ? ((oc - 1) / 8 - c / 8) * 8 : c;
+                    channels(p, taps, ntaps, filter, bias, multiplier, shift, g, oc - g < 8 ? oc - g : 8, out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/*
+ * edgekit Helium (MVE) kernels: what they share, and the contract with the generator.
+ *
+ * Built for an Armv8.1-M core with the integer M-profile Vector Extension (Cortex-M55:
+ * -mcpu=cortex-m55 -mfloat-abi=hard, which defines __ARM_FEATURE_MVE); the generator picks these files
+ * for that core only (edgekit/codegen/engine.kernel_family), so there is no portable fallback here.
+ *
+ * Folded input offset. CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (whose weights have no zero
+ * point) receive `bias` already folded by the generator (edgekit/codegen/engine_pack_helium.py):
+ *     bias'[c] = bias[c] + input_offset * sum of channel c's weights        (never NULL)
+ * so that the inner loops are plain int8 x int8 dot products (VMLADAVA over 16 lanes). For the sums to
+ * stay equal to the reference's, every filter tap must contribute: a tap in the padding reads the input
+ * zero point (-input_offset), whose product with the weight cancels its share of the folded term, just
+ * as the reference's skipped tap contributes nothing. All sums are int32 and wrap as the reference's.
+ *
+ * Requantization (ek_requant_x4) is TFLM's double rounding, four lanes at a time:
+ *   x << left                                       VSHL (register, no saturation: wraps like ek_wrap_shl)
+ *   rounding doubling high multiply                 VQRDMULH: (2ab + 2^31) >> 32 = floor((ab + 2^30) / 2^31),
+ *                                                   which equals gemmlowp's nudge-and-truncate for every ab
+ *                                                   (ek_dsp.h derives it); multipliers are never INT32_MIN
+ *   rounding divide by 2^right, ties away from 0    VRSHL rounds ties up; subtracting 1 from negative values
+ *                                                   first (when right > 0) turns that into ties away from 0:
+ *                                                   floor((x - 1) / 2^n + 1/2) for x < 0. VQADD keeps
+ *                                                   INT32_MIN at INT32_MIN, where both give INT32_MIN >> n.
+ * Semantics of each instruction: Arm v8-M Architecture Reference Manual (DDI 0553), MVE pseudocode.
+ */
+#ifndef EK_HELIUM_H
+#define EK_HELIUM_H
+
+#include <stdint.h>
+
+#include "ek_kernels.h"
+
+#if !defined(__ARM_FEATURE_MVE) || !(__ARM_FEATURE_MVE & 1)
+#error "edgekit Helium kernels need integer MVE: compile for an Armv8.1-M core with Helium (-mcpu=cortex-m55)"
+#endif
+
+#include <arm_mve.h>
+
+/* Arena scratch of the Helium kernels, in bytes (edgekit/codegen/engine_pack_helium.py mirrors these):
+ * CONV_2D gathers one input patch, DEPTHWISE_CONV_2D keeps a row of input zero points for the taps in
+ * the padding. Rounded up to whole 16-byte vectors. */
+#define EK_HELIUM_CONV_SCRATCH(h, w, c) ((((h) * (w) * (c)) + 15) & ~15)
+#define EK_HELIUM_DW_SCRATCH(c) (((c) + 15) & ~15)
+/* DEPTHWISE_CONV_2D's vector path: depth multiplier 1 and at most this many filter taps. */
+#define EK_HELIUM_DW_MAX_TAPS 64
+
+/* Per-lane requantization parameters of 4 channels, loaded once per group of channels. */
+typedef struct {
+    int32x4_t mult;
+    int32x4_t left;      /* shift where > 0, else 0 */
+    int32x4_t neg_right; /* shift where < 0, else 0 (VRSHL shifts right by minus it) */
+} ek_hq_t;
+
+/* Channels c..c+3 of the per-channel arrays; lanes past `pred` read nothing and stay 0. */
+EK_INLINE ek_hq_t ek_hq_load(const int32_t *multiplier, const int8_t *shift, mve_pred16_t pred) {
+    ek_hq_t q;
+    const int32x4_t s = vldrbq_z_s32(shift, pred);
+    q.mult = vldrwq_z_s32(multiplier, pred);
+    q.left = vmaxq_s32(s, vdupq_n_s32(0));
+    q.neg_right = vminq_s32(s, vdupq_n_s32(0));
+    return q;
+}
+
+/* The same parameters in every lane (per-tensor requantization). */
+EK_INLINE ek_hq_t ek_hq_dup(int32_t multiplier, int32_t shift) {
+    ek_hq_t q;
+    q.mult = vdupq_n_s32(multiplier);
+    q.left = vdupq_n_s32(shift > 0 ? shift : 0);
+    q.neg_right = vdupq_n_s32(shift < 0 ? shift : 0);
+    return q;
+}
+
+/* ek_mul_by_quantized_mul on 4 lanes, then + output offset and the activation clamp. */
+EK_INLINE int32x4_t ek_requant_x4(int32x4_t x, const ek_hq_t *q, int32_t output_offset, int32_t act_min,
+                                  int32_t act_max) {
+    int32x4_t fixup;
+    x = vshlq_s32(x, q->left);
+    x = vqrdmulhq_s32(x, q->mult);
+    /* Sign bit of x & neg_right: x < 0 and a right shift to come. Then -1, else 0. */
+    fixup = vshrq_n_s32(vandq_s32(x, q->neg_right), 31);
+    x = vqaddq_s32(x, fixup);
+    x = vrshlq_s32(x, q->neg_right);
+    x = vaddq_n_s32(x, output_offset);
+    x = vmaxq_s32(x, vdupq_n_s32(act_min));
+    return vminq_s32(x, vdupq_n_s32(act_max));
+}
+
+/* Four scalar sums as one vector. */
+EK_INLINE int32x4_t ek_vec4(int32_t a, int32_t b, int32_t c, int32_t d) {
+    int32x4_t v = vdupq_n_s32(a);
+    v = vsetq_lane_s32(b, v, 1);
+    v = vsetq_lane_s32(c, v, 2);
+    return vsetq_lane_s32(d, v, 3);
+}
+
+/* Dot products of x[0..n) with four weight rows (int8 x int8 summed in int32, 16 lanes per step, the
+ * last step tail-predicated: lanes past n load nothing and add 0). */
+EK_INLINE int32x4_t ek_dot4(const int8_t *x, const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                            const int8_t *w3, int32_t n) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t k;
+    for (k = 0; k < n; k += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(n - k));
+        const int8x16_t xv = vldrbq_z_s8(x + k, pr);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0 + k, pr));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1 + k, pr));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2 + k, pr));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3 + k, pr));
+    }
+    return ek_vec4(a0, a1, a2, a3);
+}
+
+#endif /* EK_HELIUM_H */
