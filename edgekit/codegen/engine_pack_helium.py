@@ -8,7 +8,8 @@ What the kernels expect (firmware/kernels/include/ek_helium.h):
   bias, multipliers and shifts per group of 8 channels in even/odd order (`even_odd_order`).
 - Arena scratch: CONV_2D one gathered input patch, DEPTHWISE_CONV_2D a row of input zero points
   (EK_HELIUM_CONV_SCRATCH / EK_HELIUM_DW_SCRATCH).
-Weights keep the reference layout.
+- CONV_2D (groups == 1) takes its weights packed per 8 output channels (`pack_conv_filter_helium`);
+  the other kernels' weights keep the reference layout.
 """
 
 from __future__ import annotations
@@ -61,6 +62,22 @@ def even_odd_order(values: np.ndarray) -> np.ndarray:
     return padded.reshape(-1, 8)[:, _EVEN_ODD].reshape(-1)
 
 
+def pack_conv_filter_helium(filt: np.ndarray) -> np.ndarray:
+    """CONV_2D weights [out_c, kh, kw, in_c] (groups == 1) as the Helium kernel streams them: per group
+    of 8 output channels (zero rows past out_c), per 16-byte step of the kh * kw * in_c patch, the 8
+    channels' 16 weights one after the other; each row zero-padded to kp, a multiple of 16. Size:
+    ceil(out_c / 8) * 8 * kp."""
+    out_c = filt.shape[0]
+    rows = filt.reshape(out_c, -1).astype(np.int8)
+    k = rows.shape[1]
+    kp = -(-k // 16) * 16
+    groups = -(-out_c // 8)
+    padded = np.zeros((groups * 8, kp), dtype=np.int8)
+    padded[:out_c, :k] = rows
+    # [group, channel, step, 16] -> [group, step, channel, 16]
+    return padded.reshape(groups, 8, kp // 16, 16).transpose(0, 2, 1, 3).reshape(-1)
+
+
 def _set_bias(low: Lowered, bias_index: int, values: np.ndarray) -> None:
     low.arrays = [*low.arrays, ("bias_h", "int32_t", values.tolist())]
     if bias_index >= 0:
@@ -88,6 +105,9 @@ def adapt_for_helium(graph: Graph, low: Lowered) -> Lowered:
         return low
     if low.kernel == "conv_2d.c":
         _set_bias(low, bias_index, folded_bias(bias, filt.reshape(filt.shape[0], -1), int(params["input_offset"])))
+        if int(params["filter_in_c"]) == int(params["in_c"]):  # grouped convolutions keep the reference layout
+            low.arrays = [*low.arrays, ("filter_h", "int8_t", pack_conv_filter_helium(filt).tolist())]
+            low.call = low.call.replace(f"{{t{op.inputs[1]}}}", "{a_filter_h}")
         return low
     # DEPTHWISE_CONV_2D: weights [1, kh, kw, out_c]; channel c's taps are column c.
     per_channel = filt.reshape(-1, filt.shape[-1]).T

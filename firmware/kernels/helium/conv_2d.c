@@ -1,75 +1,187 @@
 /* CONV_2D, int8, per-channel requantization: the Helium (MVE) version of reference/conv_2d.c, with the
  * same results bit for bit.
  *
- * One output pixel at a time. Its input patch (filter_h x filter_w x filter_in_c bytes, in the order of
- * a filter row) is either read in place (1x1 filters: the pixel's own channels) or gathered into
- * `scratch` as int8, with the input zero point where the window lies in the padding (ek_helium.h: the
- * bias arrives folded with the input offset, so a padding tap must cancel its share). Then four output
- * channels per pass over the patch: each 16-byte patch load feeds four VMLADAVA against the four filter
- * rows (64 MACs), the last step tail-predicated; the four sums are requantized as one vector.
- * `scratch` holds EK_HELIUM_CONV_SCRATCH(...) bytes (the generator puts it in the arena:
- * engine_pack_helium mirrors the size); the signature's int16_t type is the reference's.
+ * One output pixel at a time, eight output channels per pass over its input patch (the pixel's
+ * filter_h x filter_w x in_c window, in the order of a filter row). Each 16-byte patch load feeds eight
+ * VMLADAVA (16 MACs each) against the eight channels' weights; the eight sums are requantized as two
+ * vectors (ek_requant_out) and stored with narrowing stores, the last group of channels predicated.
+ * The patch is read where it lies when every filter row is one run of input bytes of whole 16-byte
+ * steps inside the image (1x1 filters with in_c % 16 == 0; 3x3 windows over 16, 32, 64 channels);
+ * otherwise it is gathered into `scratch` with the input zero point where the window lies in the
+ * padding (ek_helium.h: the bias arrives folded with the input offset, so a padding tap must cancel its
+ * share). `scratch` holds EK_HELIUM_CONV_SCRATCH(...) bytes (engine_pack_helium mirrors it); the
+ * signature's int16_t type is the reference's.
  *
- * Write order: all inputs a pixel's channel group reads are read (or gathered) before any of its
- * outputs is written, and pixels, groups and channels follow the reference order (reversed when
- * `reverse` is set), so the in-place overlaps the planner computes for the reference stay safe. */
-#include <string.h>
-
+ * Weights (groups == 1) come packed by the generator (engine_pack_helium.pack_conv_filter_helium): per
+ * group of 8 output channels (zero rows past out_c), per 16-byte step of the patch, the 8 channels'
+ * 16 weights one after the other, each row zero-padded to a multiple of 16 (kp). One pointer walks
+ * them with immediate offsets, and lanes past the patch's end multiply zero weights. Grouped
+ * convolutions keep the reference layout and take a scalar loop with the same arithmetic.
+ *
+ * Write order: all inputs a pixel reads are read (or gathered) before any of its outputs is written,
+ * pixels and channel groups follow the reference order (reversed when `reverse` is set), so the
+ * in-place overlaps the planner computes for the reference stay safe. */
 #include "ek_helium.h"
 #include "ek_kernels.h"
 
-/* Gather the patch of the pixel whose window starts at (in_y0, in_x0), channels from group_base. */
-static void gather(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0,
-                   int32_t group_base, int8_t *col) {
-    const int32_t fc = p->filter_in_c;
+/* n bytes (n <= 16) from src to dst: one predicated vector load and store. */
+EK_INLINE void copy16(int8_t *dst, const int8_t *src, int32_t n) {
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+}
+
+EK_INLINE void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+    for (; n > 16; n -= 16, dst += 16, src += 16) {
+        vstrbq_s8(dst, vldrbq_s8(src));
+    }
+    copy16(dst, src, n);
+}
+
+EK_INLINE void fill_bytes(int8_t *dst, int8_t v, int32_t n) {
+    const int8x16_t vv = vdupq_n_s8(v);
+    for (; n > 16; n -= 16, dst += 16) {
+        vstrbq_s8(dst, vv);
+    }
+    vstrbq_p_s8(dst, vv, vctp8q((uint32_t)n));
+}
+
+/* Gather the patch of the pixel whose window starts at (in_y0, in_x0) into col (groups == 1). */
+static void gather(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0, int8_t *col) {
+    const int32_t c = p->in_c;
     const int8_t zero_point = (int8_t)(-p->input_offset);
     int32_t fy, fx;
     for (fy = 0; fy < p->filter_h; fy++) {
         const int32_t in_y = in_y0 + p->dilation_h * fy;
         const int row_inside = in_y >= 0 && in_y < p->in_h;
-        /* A whole filter row in one copy when it is one run of input bytes. */
-        if (row_inside && p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w) {
-            memcpy(col, in_batch + ((size_t)in_y * p->in_w + in_x0) * p->in_c, (size_t)p->filter_w * fc);
-            col += p->filter_w * fc;
+        if (row_inside && p->dilation_w == 1 && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w) {
+            copy_bytes(col, in_batch + ((size_t)in_y * p->in_w + in_x0) * c, p->filter_w * c);
+            col += p->filter_w * c;
             continue;
         }
         for (fx = 0; fx < p->filter_w; fx++) {
             const int32_t in_x = in_x0 + p->dilation_w * fx;
             if (row_inside && in_x >= 0 && in_x < p->in_w) {
-                memcpy(col, in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c + group_base, (size_t)fc);
+                copy_bytes(col, in_batch + ((size_t)in_y * p->in_w + in_x) * c, c);
             } else {
-                memset(col, zero_point, (size_t)fc);
+                fill_bytes(col, zero_point, c);
             }
-            col += fc;
+            col += c;
         }
     }
 }
 
-/* Output channels oc..oc+count-1 (count 1..4) of one pixel from its patch. */
-EK_INLINE void channels(const ek_conv_params_t *p, const int8_t *patch, const int8_t *filter, const int32_t *bias,
-                        const int32_t *multiplier, const int8_t *shift, int32_t oc, int32_t count, int32_t k,
-                        int8_t *out) {
-    const mve_pred16_t pred = vctp32q((uint32_t)count);
-    const int8_t *w0 = filter + (size_t)oc * k;
-    /* Rows past the group's end repeat its first row: computed, never stored. */
-    const int8_t *w1 = count > 1 ? w0 + k : w0;
-    const int8_t *w2 = count > 2 ? w0 + 2 * k : w0;
-    const int8_t *w3 = count > 3 ? w0 + 3 * k : w0;
-    const ek_hq_t q = ek_hq_load(multiplier + oc, shift + oc, pred);
-    const int32x4_t acc = vaddq_s32(ek_dot4(patch, w0, w1, w2, w3, k), vldrwq_z_s32(bias + oc, pred));
-    vstrbq_p_s32(out + oc, ek_requant_x4(acc, &q, p->output_offset, p->act_min, p->act_max), pred);
+/* What every pixel of a layer shares. */
+typedef struct {
+    const int8_t *filter; /* packed */
+    const int32_t *bias;
+    const int32_t *multiplier;
+    const int8_t *shift;
+    ek_hout_t out;
+    int32_t out_c, kp, reverse;
+} layer_t;
+
+/* All output channels of one pixel, 8 per pass over its patch: `rows` runs of `run` bytes (multiples of
+ * 16; a gathered patch is one run of kp bytes, its bytes past k multiplying zero weights), the runs
+ * `row_stride` apart. A function of its own: inlined into the pixel loop, gcc runs out of registers and
+ * keeps the eight sums on the stack. */
+static __attribute__((noinline)) void pixel(const layer_t *l, const int8_t *x, int32_t rows, int32_t run,
+                                            int32_t row_stride, int8_t *out) {
+    const int32_t groups8 = (l->out_c + 7) / 8;
+    int32_t ig;
+    for (ig = 0; ig < groups8; ig++) {
+        const int32_t g = EK_REVERSE(ig, groups8, l->reverse) * 8;
+        const int32_t count = l->out_c - g < 8 ? l->out_c - g : 8;
+        const int8_t *w = l->filter + (size_t)g * l->kp;
+        const int8_t *xr = x;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        int32_t r, n;
+        for (r = 0; r < rows; r++, xr += row_stride) {
+            const int8_t *xs = xr;
+            for (n = run >> 4; n > 0; n--) {
+                const int8x16_t xv = vldrbq_s8(xs);
+                a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w));
+                a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w + 16));
+                a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w + 32));
+                a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w + 48));
+                a4 = vmladavaq_s8(a4, xv, vldrbq_s8(w + 64));
+                a5 = vmladavaq_s8(a5, xv, vldrbq_s8(w + 80));
+                a6 = vmladavaq_s8(a6, xv, vldrbq_s8(w + 96));
+                a7 = vmladavaq_s8(a7, xv, vldrbq_s8(w + 112));
+                xs += 16;
+                w += 128;
+            }
+        }
+        {
+            const mve_pred16_t p_lo = vctp32q((uint32_t)count);
+            const mve_pred16_t p_hi = vctp32q((uint32_t)(count > 4 ? count - 4 : 0));
+            const ek_hq_t q_lo = ek_hq_load(l->multiplier + g, l->shift + g, p_lo);
+            const ek_hq_t q_hi = ek_hq_load(l->multiplier + g + 4, l->shift + g + 4, p_hi);
+            const int32x4_t lo = vaddq_s32(ek_vec4(a0, a1, a2, a3), vldrwq_z_s32(l->bias + g, p_lo));
+            const int32x4_t hi = vaddq_s32(ek_vec4(a4, a5, a6, a7), vldrwq_z_s32(l->bias + g + 4, p_hi));
+            /* Reversed, the upper four go first: outputs stay in descending order. */
+            if (l->reverse) {
+                vstrbq_p_s32(out + g + 4, ek_requant_out(hi, &q_hi, &l->out), p_hi);
+                vstrbq_p_s32(out + g, ek_requant_out(lo, &q_lo, &l->out), p_lo);
+            } else {
+                vstrbq_p_s32(out + g, ek_requant_out(lo, &q_lo, &l->out), p_lo);
+                vstrbq_p_s32(out + g + 4, ek_requant_out(hi, &q_hi, &l->out), p_hi);
+            }
+        }
+    }
+}
+
+/* The reference loop for grouped convolutions (weights in the reference layout), padding taps reading
+ * the zero point against the folded bias. */
+static void grouped_pixel(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0,
+                          const int8_t *filter, const int32_t *bias, const int32_t *multiplier,
+                          const int8_t *shift, int8_t *out) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t per_group = p->out_c / (p->in_c / fc);
+    const int32_t k = p->filter_h * p->filter_w * fc;
+    int32_t ioc, fy, fx, ic;
+    for (ioc = 0; ioc < p->out_c; ioc++) {
+        const int32_t oc = EK_REVERSE(ioc, p->out_c, p->reverse);
+        const int32_t base = (oc / per_group) * fc;
+        const int8_t *f = filter + (size_t)oc * k;
+        int32_t acc = bias[oc];
+        for (fy = 0; fy < p->filter_h; fy++) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            for (fx = 0; fx < p->filter_w; fx++, f += fc) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                const int8_t *px = in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c + base;
+                for (ic = 0; ic < fc; ic++) {
+                    acc += (int32_t)f[ic] * (inside ? (int32_t)px[ic] : -p->input_offset);
+                }
+            }
+        }
+        acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]) + p->output_offset;
+        out[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+    }
 }
 
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
                    const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
-    const int32_t fc = p->filter_in_c;
-    const int32_t groups = p->in_c / fc;
-    const int32_t per_group = p->out_c / groups;
-    const int32_t k = p->filter_h * p->filter_w * fc;
+    const int32_t oc_n = p->out_c;
+    const int32_t k = p->filter_h * p->filter_w * p->in_c;
+    const int32_t kp = (k + 15) & ~15;
+    const int32_t run = p->filter_w * p->in_c;
     const int32_t rev = p->reverse;
-    const int direct_1x1 = p->filter_h == 1 && p->filter_w == 1;
+    const int grouped = p->filter_in_c != p->in_c;
+    /* Filter rows read in place: whole 16-byte steps, one run of bytes per row. */
+    const int rows_in_place = (run & 15) == 0 && p->dilation_w == 1;
+    layer_t l;
     int8_t *col = (int8_t *)(void *)scratch;
-    int32_t ib, iy, ix, ig, c;
+    int32_t ib, iy, ix;
+
+    l.filter = filter;
+    l.bias = bias;
+    l.multiplier = multiplier;
+    l.shift = shift;
+    l.out = ek_hout(p->output_offset, p->act_min, p->act_max);
+    l.out_c = oc_n;
+    l.kp = kp;
+    l.reverse = rev;
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
@@ -77,32 +189,19 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
         for (iy = 0; iy < p->out_h; iy++) {
             const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
             const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+            const int rows_inside = in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h;
             for (ix = 0; ix < p->out_w; ix++) {
                 const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
                 const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                const int inside = in_y0 >= 0 && in_y0 < p->in_h && in_x0 >= 0 && in_x0 < p->in_w;
-                for (ig = 0; ig < groups; ig++) {
-                    const int32_t g = EK_REVERSE(ig, groups, rev);
-                    const int32_t first = g * per_group;
-                    const int8_t *patch;
-                    if (direct_1x1 && inside) {
-                        patch = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c + g * fc;
-                    } else {
-                        gather(p, in_batch, in_y0, in_x0, g * fc, col);
-                        patch = col;
-                    }
-                    if (!rev) {
-                        for (c = 0; c < per_group; c += 4) {
-                            channels(p, patch, filter, bias, multiplier, shift, first + c,
-                                     per_group - c < 4 ? per_group - c : 4, k, out);
-                        }
-                    } else {
-                        for (c = per_group - 4; c > -4; c -= 4) {
-                            channels(p, patch, filter, bias, multiplier, shift, first + (c < 0 ? 0 : c),
-                                     c < 0 ? c + 4 : 4, k, out);
-                        }
-                    }
+                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * oc_n;
+                if (grouped) {
+                    grouped_pixel(p, in_batch, in_y0, in_x0, filter, bias, multiplier, shift, out);
+                } else if (rows_in_place && rows_inside && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w) {
+                    pixel(&l, in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c, p->filter_h, run,
+                          p->dilation_h * p->in_w * p->in_c, out);
+                } else {
+                    gather(p, in_batch, in_y0, in_x0, col);
+                    pixel(&l, col, 1, kp, 0, out);
                 }
             }
         }

@@ -23,10 +23,9 @@
  * lanes into int32 products (exact: int8 x int8), added to one accumulator each. `bias`, `multiplier`
  * and `shift` are in the generator's even/odd order per 8 channels (see the file comment), so the two
  * accumulators requantize with plain loads; VMOVNB / VMOVNT interleave them back into channel order. */
-EK_INLINE void channels(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, const int8_t *filter,
-                        const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int32_t c,
-                        int32_t count, int8_t *out) {
-    const int32_t oc = p->out_c;
+EK_INLINE void channels(const int8_t *const *taps, int32_t ntaps, int32_t oc, const int8_t *filter,
+                        const int32_t *bias, const int32_t *multiplier, const int8_t *shift, const ek_hout_t *o,
+                        int32_t c, int32_t count, int8_t *out) {
     const mve_pred16_t pred = vctp16q((uint32_t)count);
     const ek_hq_t q_even = ek_hq_load(multiplier + c, shift + c, vctp32q(4));
     const ek_hq_t q_odd = ek_hq_load(multiplier + c + 4, shift + c + 4, vctp32q(4));
@@ -42,8 +41,8 @@ EK_INLINE void channels(const ek_conv_params_t *p, const int8_t *const *taps, in
         odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
         w += oc;
     }
-    even = ek_requant_x4(even, &q_even, p->output_offset, p->act_min, p->act_max);
-    odd = ek_requant_x4(odd, &q_odd, p->output_offset, p->act_min, p->act_max);
+    even = ek_requant_out(even, &q_even, o);
+    odd = ek_requant_out(odd, &q_odd, o);
     narrowed = vmovnbq_s32(narrowed, even);
     narrowed = vmovntq_s32(narrowed, odd);
     vstrbq_p_s16(out + c, narrowed, pred);
@@ -81,6 +80,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int32_t ntaps = p->filter_h * p->filter_w;
     const int32_t rev = p->reverse;
     const int vector = p->depth_multiplier == 1 && ntaps <= EK_HELIUM_DW_MAX_TAPS;
+    const ek_hout_t o = ek_hout(p->output_offset, p->act_min, p->act_max);
     const int8_t *taps[EK_HELIUM_DW_MAX_TAPS];
     int32_t ib, iy, ix, fy, fx, c;
 
@@ -113,7 +113,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                 /* Groups of 8 channels from channel 0; reversed, the same groups last to first. */
                 for (c = 0; c < oc; c += 8) {
                     const int32_t g = rev ? ((oc - 1) / 8 - c / 8) * 8 : c;
-                    channels(p, taps, ntaps, filter, bias, multiplier, shift, g, oc - g < 8 ? oc - g : 8, out);
+                    channels(taps, ntaps, oc, filter, bias, multiplier, shift, &o, g, oc - g < 8 ? oc - g : 8, out);
                 }
             }
         }

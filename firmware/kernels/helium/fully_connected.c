@@ -19,14 +19,11 @@ static void group(const ek_fc_params_t *p, const int8_t *in, const int8_t *filte
                   const int32_t *multiplier, const int8_t *shift, int32_t o, int32_t count, int8_t *out) {
     const int32_t depth = p->accum_depth;
     const mve_pred16_t pred = vctp32q((uint32_t)count);
-    const int8_t *w0 = filter + (size_t)o * depth;
-    /* Rows past the group's end repeat its first row: computed, never stored. */
-    const int8_t *w1 = count > 1 ? w0 + depth : w0;
-    const int8_t *w2 = count > 2 ? w0 + 2 * depth : w0;
-    const int8_t *w3 = count > 3 ? w0 + 3 * depth : w0;
     const ek_hq_t q = p->per_channel ? ek_hq_load(multiplier + o, shift + o, pred) : ek_hq_dup(multiplier[0], shift[0]);
-    const int32x4_t acc = vaddq_s32(ek_dot4(in, w0, w1, w2, w3, depth), vldrwq_z_s32(bias + o, pred));
-    vstrbq_p_s32(out + o, ek_requant_x4(acc, &q, p->output_offset, p->act_min, p->act_max), pred);
+    const ek_hout_t oo = ek_hout(p->output_offset, p->act_min, p->act_max);
+    const int32x4_t acc = vaddq_s32(ek_dot4(in, filter + (size_t)o * depth, depth, count, depth),
+                                    vldrwq_z_s32(bias + o, pred));
+    vstrbq_p_s32(out + o, ek_requant_out(acc, &q, &oo), pred);
 }
 
 /* The reference's arithmetic, for weights with a zero point (bias not folded, may be NULL). */

@@ -71,21 +71,6 @@ EK_INLINE ek_hq_t ek_hq_dup(int32_t multiplier, int32_t shift) {
     return q;
 }
 
-/* ek_mul_by_quantized_mul on 4 lanes, then + output offset and the activation clamp. */
-EK_INLINE int32x4_t ek_requant_x4(int32x4_t x, const ek_hq_t *q, int32_t output_offset, int32_t act_min,
-                                  int32_t act_max) {
-    int32x4_t fixup;
-    x = vshlq_s32(x, q->left);
-    x = vqrdmulhq_s32(x, q->mult);
-    /* Sign bit of x & neg_right: x < 0 and a right shift to come. Then -1, else 0. */
-    fixup = vshrq_n_s32(vandq_s32(x, q->neg_right), 31);
-    x = vqaddq_s32(x, fixup);
-    x = vrshlq_s32(x, q->neg_right);
-    x = vaddq_n_s32(x, output_offset);
-    x = vmaxq_s32(x, vdupq_n_s32(act_min));
-    return vminq_s32(x, vdupq_n_s32(act_max));
-}
-
 /* Four scalar sums as one vector. */
 EK_INLINE int32x4_t ek_vec4(int32_t a, int32_t b, int32_t c, int32_t d) {
     int32x4_t v = vdupq_n_s32(a);
@@ -94,21 +79,63 @@ EK_INLINE int32x4_t ek_vec4(int32_t a, int32_t b, int32_t c, int32_t d) {
     return vsetq_lane_s32(d, v, 3);
 }
 
-/* Dot products of x[0..n) with four weight rows (int8 x int8 summed in int32, 16 lanes per step, the
- * last step tail-predicated: lanes past n load nothing and add 0). */
-EK_INLINE int32x4_t ek_dot4(const int8_t *x, const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                            const int8_t *w3, int32_t n) {
+/* Dot products of x[0..n) with the weight rows w + r * stride, r < rows (1..4; the missing rows repeat
+ * row 0: computed, never stored), int8 x int8 summed in int32: whole 16-byte steps unpredicated with
+ * post-incremented pointers, then one tail-predicated step (lanes past n load nothing and add 0). */
+EK_INLINE int32x4_t ek_dot4(const int8_t *x, const int8_t *w, int32_t stride, int32_t rows, int32_t n) {
+    const int8_t *w1 = rows > 1 ? w + stride : w;
+    const int8_t *w2 = rows > 2 ? w + 2 * stride : w;
+    const int8_t *w3 = rows > 3 ? w + 3 * stride : w;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int32_t k;
-    for (k = 0; k < n; k += 16) {
-        const mve_pred16_t pr = vctp8q((uint32_t)(n - k));
-        const int8x16_t xv = vldrbq_z_s8(x + k, pr);
-        a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0 + k, pr));
-        a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1 + k, pr));
-        a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2 + k, pr));
-        a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3 + k, pr));
+    int32_t steps = n >> 4;
+    const int32_t tail = n & 15;
+    while (steps-- > 0) {
+        const int8x16_t xv = vldrbq_s8(x);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
+        x += 16;
+        w += 16;
+        w1 += 16;
+        w2 += 16;
+        w3 += 16;
+    }
+    if (tail != 0) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t xv = vldrbq_z_s8(x, pr);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w, pr));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
     }
     return ek_vec4(a0, a1, a2, a3);
+}
+
+/* Output offset and activation bounds, as vectors, hoisted out of the kernels' loops. */
+typedef struct {
+    int32x4_t offset, lo, hi;
+} ek_hout_t;
+
+EK_INLINE ek_hout_t ek_hout(int32_t output_offset, int32_t act_min, int32_t act_max) {
+    ek_hout_t o;
+    o.offset = vdupq_n_s32(output_offset);
+    o.lo = vdupq_n_s32(act_min);
+    o.hi = vdupq_n_s32(act_max);
+    return o;
+}
+
+/* ek_mul_by_quantized_mul on 4 lanes, then + output offset and the activation clamp. */
+EK_INLINE int32x4_t ek_requant_out(int32x4_t x, const ek_hq_t *q, const ek_hout_t *o) {
+    int32x4_t fixup;
+    x = vshlq_s32(x, q->left);
+    x = vqrdmulhq_s32(x, q->mult);
+    fixup = vshrq_n_s32(vandq_s32(x, q->neg_right), 31);
+    x = vqaddq_s32(x, fixup);
+    x = vrshlq_s32(x, q->neg_right);
+    x = vaddq_s32(x, o->offset);
+    x = vmaxq_s32(x, o->lo);
+    return vminq_s32(x, o->hi);
 }
 
 #endif /* EK_HELIUM_H */
