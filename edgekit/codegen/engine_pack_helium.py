@@ -5,10 +5,12 @@ What the kernels expect (firmware/kernels/include/ek_helium.h):
   with the input offset, bias'[c] = bias[c] + input_offset * sum(weights of channel c), wrapped to int32
   as the kernels' sums are, and never NULL; their inner loops are then plain int8 x int8 dot products.
 - DEPTHWISE_CONV_2D on its vector path (depth multiplier 1, at most EK_HELIUM_DW_MAX_TAPS taps) takes
-  bias, multipliers and shifts per group of 8 channels in even/odd order (`even_odd_order`).
+  the same table with each group's channels in even/odd order (`even_odd_order`).
 - Arena scratch: CONV_2D one gathered input patch, DEPTHWISE_CONV_2D a row of input zero points
   (EK_HELIUM_CONV_SCRATCH / EK_HELIUM_DW_SCRATCH).
-- CONV_2D (groups == 1) takes its weights packed per 8 output channels (`pack_conv_filter_helium`);
+- CONV_2D (groups == 1) takes its weights packed per 8 output channels (`pack_conv_filter_helium`),
+  and in place of the bias a table of multipliers, split shifts and folded biases per 8 channels
+  (`pack_requant_helium`);
   the other kernels' weights keep the reference layout.
 """
 
@@ -78,6 +80,26 @@ def pack_conv_filter_helium(filt: np.ndarray) -> np.ndarray:
     return padded.reshape(groups, 8, kp // 16, 16).transpose(0, 2, 1, 3).reshape(-1)
 
 
+def pack_requant_helium(folded: np.ndarray, mults: list[int], shifts: list[int]) -> np.ndarray:
+    """The Helium CONV_2D's requantization table (ek_helium.h EK_RQ_GROUP): per group of 8 channels,
+    8 multipliers, 8 left shifts (shift where > 0), 8 right shifts as negative numbers (shift where
+    < 0), 8 folded biases; zero past the last channel."""
+    n = len(folded)
+    groups = -(-n // 8)
+    shift = np.asarray(shifts, dtype=np.int64)
+    table = np.zeros((groups, 4, 8), dtype=np.int64)
+    for row, values in enumerate((np.asarray(mults, dtype=np.int64), np.maximum(shift, 0), np.minimum(shift, 0),
+                                  np.asarray(folded, dtype=np.int64))):
+        padded = np.zeros(groups * 8, dtype=np.int64)
+        padded[:n] = values
+        table[:, row, :] = padded.reshape(groups, 8)
+    return table.reshape(-1)
+
+
+def _array(low: Lowered, name: str) -> list[int]:
+    return [int(v) for suffix, _, values in low.arrays if suffix == name for v in values]
+
+
 def _set_bias(low: Lowered, bias_index: int, values: np.ndarray) -> None:
     low.arrays = [*low.arrays, ("bias_h", "int32_t", values.tolist())]
     if bias_index >= 0:
@@ -104,10 +126,13 @@ def adapt_for_helium(graph: Graph, low: Lowered) -> Lowered:
         _set_bias(low, bias_index, folded_bias(bias, filt.reshape(filt.shape[0], -1), int(params["input_offset"])))
         return low
     if low.kernel == "conv_2d.c":
-        _set_bias(low, bias_index, folded_bias(bias, filt.reshape(filt.shape[0], -1), int(params["input_offset"])))
-        if int(params["filter_in_c"]) == int(params["in_c"]):  # grouped convolutions keep the reference layout
-            low.arrays = [*low.arrays, ("filter_h", "int8_t", pack_conv_filter_helium(filt).tolist())]
-            low.call = low.call.replace(f"{{t{op.inputs[1]}}}", "{a_filter_h}")
+        folded = folded_bias(bias, filt.reshape(filt.shape[0], -1), int(params["input_offset"]))
+        if int(params["filter_in_c"]) != int(params["in_c"]):  # grouped: reference layouts, folded bias
+            _set_bias(low, bias_index, folded)
+            return low
+        _set_bias(low, bias_index, pack_requant_helium(folded, _array(low, "mult"), _array(low, "shift")))
+        low.arrays = [*low.arrays, ("filter_h", "int8_t", pack_conv_filter_helium(filt).tolist())]
+        low.call = low.call.replace(f"{{t{op.inputs[1]}}}", "{a_filter_h}")
         return low
     # DEPTHWISE_CONV_2D: weights [1, kh, kw, out_c]; channel c's taps are column c.
     per_channel = filt.reshape(-1, filt.shape[-1]).T
@@ -115,7 +140,6 @@ def adapt_for_helium(graph: Graph, low: Lowered) -> Lowered:
     if not helium_depthwise_vector(params):
         _set_bias(low, bias_index, folded)
         return low
-    _set_bias(low, bias_index, even_odd_order(folded))
-    low.arrays = [(name, ctype, even_odd_order(np.asarray(values)).tolist() if name in ("mult", "shift") else values)
-                  for name, ctype, values in low.arrays]
+    _set_bias(low, bias_index, pack_requant_helium(even_odd_order(folded), even_odd_order(_array(low, "mult")).tolist(),
+                                                   even_odd_order(_array(low, "shift")).tolist()))
     return low

@@ -12,7 +12,9 @@
  * share). `scratch` holds EK_HELIUM_CONV_SCRATCH(...) bytes (engine_pack_helium mirrors it); the
  * signature's int16_t type is the reference's.
  *
- * Weights (groups == 1) come packed by the generator (engine_pack_helium.pack_conv_filter_helium): per
+ * With groups == 1, `bias` is the generator's packed requantization table (ek_helium.h EK_RQ_GROUP:
+ * multipliers, split shifts and folded biases per 8 channels; `multiplier` and `shift` are then unused)
+ * and the weights come packed too (engine_pack_helium.pack_conv_filter_helium): per
  * group of 8 output channels (zero rows past out_c), per 16-byte step of the patch, the 8 channels'
  * 16 weights one after the other, each row zero-padded to a multiple of 16 (kp). One pointer walks
  * them with immediate offsets, and lanes past the patch's end multiply zero weights. Grouped
@@ -73,30 +75,31 @@ static void gather(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in
 /* What every pixel of a layer shares. */
 typedef struct {
     const int8_t *filter; /* packed */
-    const int32_t *bias;
-    const int32_t *multiplier;
-    const int8_t *shift;
+    const int32_t *rq;    /* packed requantization, EK_RQ_GROUP per group of 8 channels */
     ek_hout_t out;
     int32_t out_c, kp, reverse;
 } layer_t;
 
-/* All output channels of one pixel, 8 per pass over its patch: `rows` runs of `run` bytes (multiples of
- * 16; a gathered patch is one run of kp bytes, its bytes past k multiplying zero weights), the runs
- * `row_stride` apart. A function of its own: inlined into the pixel loop, gcc runs out of registers and
+/* All output channels of one pixel, 8 per pass over its patch: `rows` runs of `run` bytes, the runs
+ * `row_stride` apart (several runs: multiples of 16 each; a gathered patch is one run of kp bytes, its
+ * bytes past k multiplying zero weights; one run read in place may end in a partial step). A function of its own: inlined into the pixel loop, gcc runs out of registers and
  * keeps the eight sums on the stack. */
 static __attribute__((noinline)) void pixel(const layer_t *l, const int8_t *x, int32_t rows, int32_t run,
                                             int32_t row_stride, int8_t *out) {
     const int32_t groups8 = (l->out_c + 7) / 8;
+    /* Bytes past the whole 16-byte steps: only a single run has them (its row's read in place). */
+    const int32_t tail = rows == 1 ? run & 15 : 0;
     int32_t ig;
     for (ig = 0; ig < groups8; ig++) {
         const int32_t g = EK_REVERSE(ig, groups8, l->reverse) * 8;
         const int32_t count = l->out_c - g < 8 ? l->out_c - g : 8;
         const int8_t *w = l->filter + (size_t)g * l->kp;
         const int8_t *xr = x;
+        const int8_t *xs = x;
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
         int32_t r, n;
         for (r = 0; r < rows; r++, xr += row_stride) {
-            const int8_t *xs = xr;
+            xs = xr;
             for (n = run >> 4; n > 0; n--) {
                 const int8x16_t xv = vldrbq_s8(xs);
                 a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w));
@@ -111,20 +114,40 @@ static __attribute__((noinline)) void pixel(const layer_t *l, const int8_t *x, i
                 w += 128;
             }
         }
+        if (tail != 0) {
+            /* A single run's last bytes (rows == 1): lanes past it load nothing, against zero weights. */
+            const int8x16_t xv = vldrbq_z_s8(xs, vctp8q((uint32_t)tail));
+            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w + 16));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w + 32));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w + 48));
+            a4 = vmladavaq_s8(a4, xv, vldrbq_s8(w + 64));
+            a5 = vmladavaq_s8(a5, xv, vldrbq_s8(w + 80));
+            a6 = vmladavaq_s8(a6, xv, vldrbq_s8(w + 96));
+            a7 = vmladavaq_s8(a7, xv, vldrbq_s8(w + 112));
+        }
         {
-            const mve_pred16_t p_lo = vctp32q((uint32_t)count);
-            const mve_pred16_t p_hi = vctp32q((uint32_t)(count > 4 ? count - 4 : 0));
-            const ek_hq_t q_lo = ek_hq_load(l->multiplier + g, l->shift + g, p_lo);
-            const ek_hq_t q_hi = ek_hq_load(l->multiplier + g + 4, l->shift + g + 4, p_hi);
-            const int32x4_t lo = vaddq_s32(ek_vec4(a0, a1, a2, a3), vldrwq_z_s32(l->bias + g, p_lo));
-            const int32x4_t hi = vaddq_s32(ek_vec4(a4, a5, a6, a7), vldrwq_z_s32(l->bias + g + 4, p_hi));
-            /* Reversed, the upper four go first: outputs stay in descending order. */
-            if (l->reverse) {
-                vstrbq_p_s32(out + g + 4, ek_requant_out(hi, &q_hi, &l->out), p_hi);
-                vstrbq_p_s32(out + g, ek_requant_out(lo, &q_lo, &l->out), p_lo);
+            const int32_t *rq = l->rq + (size_t)(g / 8) * EK_RQ_GROUP;
+            const int32x4_t lo = ek_rq_apply(ek_vec4(a0, a1, a2, a3), rq, 0, &l->out);
+            const int32x4_t hi = ek_rq_apply(ek_vec4(a4, a5, a6, a7), rq, 4, &l->out);
+            if (count == 8) {
+                /* Reversed, the upper four go first: outputs stay in descending order. */
+                if (l->reverse) {
+                    vstrbq_s32(out + g + 4, hi);
+                    vstrbq_s32(out + g, lo);
+                } else {
+                    vstrbq_s32(out + g, lo);
+                    vstrbq_s32(out + g + 4, hi);
+                }
             } else {
-                vstrbq_p_s32(out + g, ek_requant_out(lo, &q_lo, &l->out), p_lo);
-                vstrbq_p_s32(out + g + 4, ek_requant_out(hi, &q_hi, &l->out), p_hi);
+                const mve_pred16_t p_hi = vctp32q((uint32_t)(count > 4 ? count - 4 : 0));
+                if (l->reverse) {
+                    vstrbq_p_s32(out + g + 4, hi, p_hi);
+                    vstrbq_p_s32(out + g, lo, vctp32q((uint32_t)count));
+                } else {
+                    vstrbq_p_s32(out + g, lo, vctp32q((uint32_t)count));
+                    vstrbq_p_s32(out + g + 4, hi, p_hi);
+                }
             }
         }
     }
@@ -168,16 +191,14 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     const int32_t run = p->filter_w * p->in_c;
     const int32_t rev = p->reverse;
     const int grouped = p->filter_in_c != p->in_c;
-    /* Filter rows read in place: whole 16-byte steps, one run of bytes per row. */
-    const int rows_in_place = (run & 15) == 0 && p->dilation_w == 1;
+    /* Filter rows read in place: one run of bytes per row, whole 16-byte steps unless there is one row. */
+    const int rows_in_place = p->dilation_w == 1 && ((run & 15) == 0 || p->filter_h == 1);
     layer_t l;
     int8_t *col = (int8_t *)(void *)scratch;
     int32_t ib, iy, ix;
 
     l.filter = filter;
-    l.bias = bias;
-    l.multiplier = multiplier;
-    l.shift = shift;
+    l.rq = bias;
     l.out = ek_hout(p->output_offset, p->act_min, p->act_max);
     l.out_c = oc_n;
     l.kp = kp;

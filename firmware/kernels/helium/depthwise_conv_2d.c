@@ -6,9 +6,10 @@
  * kept in `scratch` (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the
  * input offset, so a padding tap must cancel its share). Per tap and 8 channels: two widening loads
  * (VLDRB.S16), VMULLB + VMULLT and two VADD (MVE has no vector-by-vector VMLA); the last group of
- * channels is tail-predicated. On this path the generator passes bias, multiplier and shift permuted per
- * group of 8 channels into [c0 c2 c4 c6 c1 c3 c5 c7] and padded to a multiple of 8
- * (engine_pack_helium.even_odd_order), in channel order otherwise. Other depth multipliers, or filters
+ * channels is tail-predicated. On this path `bias` is the generator's packed requantization table
+ * (ek_helium.h EK_RQ_GROUP) with each group's lanes in the accumulators' order [c0 c2 c4 c6 c1 c3 c5 c7]
+ * (engine_pack_helium.even_odd_order), and `multiplier` / `shift` are unused; in channel order (the
+ * folded bias only) otherwise. Other depth multipliers, or filters
  * with more than EK_HELIUM_DW_MAX_TAPS taps, take a scalar loop with the same arithmetic.
  *
  * Write order: an output group is written after every input it reads; pixels and channel groups follow
@@ -20,32 +21,32 @@
 
 /* Output channels c..c+count-1 (count 1..8) of one pixel, from its tap table. Per tap, 8 channels of
  * input and weights are widened to int16 as they load; VMULLB / VMULLT multiply the even and the odd
- * lanes into int32 products (exact: int8 x int8), added to one accumulator each. `bias`, `multiplier`
- * and `shift` are in the generator's even/odd order per 8 channels (see the file comment), so the two
- * accumulators requantize with plain loads; VMOVNB / VMOVNT interleave them back into channel order. */
-EK_INLINE void channels(const int8_t *const *taps, int32_t ntaps, int32_t oc, const int8_t *filter,
-                        const int32_t *bias, const int32_t *multiplier, const int8_t *shift, const ek_hout_t *o,
-                        int32_t c, int32_t count, int8_t *out) {
+ * lanes into int32 products (exact: int8 x int8), added to one accumulator each. `rq` is the group's
+ * packed requantization table in even/odd lane order (see the file comment), so the two accumulators
+ * requantize with plain loads; VMOVNB / VMOVNT interleave them back into channel order. `full`
+ * (count == 8, a constant where it is inlined) drops the predication. */
+EK_INLINE void channels(const int8_t *const *taps, int32_t ntaps, int32_t oc, const int8_t *filter, const int32_t *rq,
+                        const ek_hout_t *o, int32_t c, int32_t count, int full, int8_t *out) {
     const mve_pred16_t pred = vctp16q((uint32_t)count);
-    const ek_hq_t q_even = ek_hq_load(multiplier + c, shift + c, vctp32q(4));
-    const ek_hq_t q_odd = ek_hq_load(multiplier + c + 4, shift + c + 4, vctp32q(4));
     const int8_t *w = filter + c;
-    int32x4_t even = vldrwq_s32(bias + c);
-    int32x4_t odd = vldrwq_s32(bias + c + 4);
+    int32x4_t even = vdupq_n_s32(0);
+    int32x4_t odd = vdupq_n_s32(0);
     int16x8_t narrowed = vdupq_n_s16(0);
     int32_t t;
     for (t = 0; t < ntaps; t++) {
-        const int16x8_t x = vldrbq_z_s16(taps[t] + c, pred);
-        const int16x8_t k = vldrbq_z_s16(w, pred);
+        const int16x8_t x = full ? vldrbq_s16(taps[t] + c) : vldrbq_z_s16(taps[t] + c, pred);
+        const int16x8_t k = full ? vldrbq_s16(w) : vldrbq_z_s16(w, pred);
         even = vaddq_s32(even, vmullbq_int_s16(x, k));
         odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
         w += oc;
     }
-    even = ek_requant_out(even, &q_even, o);
-    odd = ek_requant_out(odd, &q_odd, o);
-    narrowed = vmovnbq_s32(narrowed, even);
-    narrowed = vmovntq_s32(narrowed, odd);
-    vstrbq_p_s16(out + c, narrowed, pred);
+    narrowed = vmovnbq_s32(narrowed, ek_rq_apply(even, rq, 0, o));
+    narrowed = vmovntq_s32(narrowed, ek_rq_apply(odd, rq, 4, o));
+    if (full) {
+        vstrbq_s16(out + c, narrowed);
+    } else {
+        vstrbq_p_s16(out + c, narrowed, pred);
+    }
 }
 
 /* Any depth multiplier: the reference loop over every tap, padding taps reading the zero point. */
@@ -82,10 +83,16 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int vector = p->depth_multiplier == 1 && ntaps <= EK_HELIUM_DW_MAX_TAPS;
     const ek_hout_t o = ek_hout(p->output_offset, p->act_min, p->act_max);
     const int8_t *taps[EK_HELIUM_DW_MAX_TAPS];
+    int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
     int32_t ib, iy, ix, fy, fx, c;
 
     if (vector) {
         memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
+        for (fy = 0; fy < p->filter_h; fy++) {
+            for (fx = 0; fx < p->filter_w; fx++) {
+                offsets[fy * p->filter_w + fx] = (fy * p->dilation_h * p->in_w + fx * p->dilation_w) * p->in_c;
+            }
+        }
     }
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
@@ -102,18 +109,32 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                     scalar_pixel(p, in_batch, in_y0, in_x0, filter, bias, multiplier, shift, out);
                     continue;
                 }
-                for (fy = 0; fy < p->filter_h; fy++) {
-                    const int32_t in_y = in_y0 + p->dilation_h * fy;
-                    for (fx = 0; fx < p->filter_w; fx++, t++) {
-                        const int32_t in_x = in_x0 + p->dilation_w * fx;
-                        const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                        taps[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : scratch;
+                if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h && in_x0 >= 0 &&
+                    in_x0 + p->dilation_w * (p->filter_w - 1) < p->in_w) {
+                    /* The whole window inside the image: the taps are fixed offsets from its corner. */
+                    const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
+                    for (t = 0; t < ntaps; t++) {
+                        taps[t] = corner + offsets[t];
+                    }
+                } else {
+                    for (fy = 0; fy < p->filter_h; fy++) {
+                        const int32_t in_y = in_y0 + p->dilation_h * fy;
+                        for (fx = 0; fx < p->filter_w; fx++, t++) {
+                            const int32_t in_x = in_x0 + p->dilation_w * fx;
+                            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                            taps[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : scratch;
+                        }
                     }
                 }
                 /* Groups of 8 channels from channel 0; reversed, the same groups last to first. */
                 for (c = 0; c < oc; c += 8) {
                     const int32_t g = rev ? ((oc - 1) / 8 - c / 8) * 8 : c;
-                    channels(taps, ntaps, oc, filter, bias, multiplier, shift, &o, g, oc - g < 8 ? oc - g : 8, out);
+                    const int32_t *rq = bias + (size_t)(g / 8) * EK_RQ_GROUP;
+                    if (oc - g >= 8) {
+                        channels(taps, ntaps, oc, filter, rq, &o, g, 8, 1, out);
+                    } else {
+                        channels(taps, ntaps, oc, filter, rq, &o, g, oc - g, 0, out);
+                    }
                 }
             }
         }

@@ -138,4 +138,19 @@ EK_INLINE int32x4_t ek_requant_out(int32x4_t x, const ek_hq_t *q, const ek_hout_
     return vminq_s32(x, o->hi);
 }
 
+/* Requantization parameters packed on the host per group of 8 output channels (32 int32, see
+ * engine_pack_helium.pack_requant_helium): multipliers [0, 8), left shifts [8, 16), minus the right
+ * shifts [16, 24), folded biases [24, 32); lanes 0..3 then 4..7 of each, zero past the last channel.
+ * One pointer, unpredicated loads, no per-value shift splitting. */
+#define EK_RQ_GROUP 32
+
+/* Lanes [lane, lane + 4) of a packed group: sums + bias, requantized, + output offset, clamped. */
+EK_INLINE int32x4_t ek_rq_apply(int32x4_t sums, const int32_t *rq, int lane, const ek_hout_t *o) {
+    ek_hq_t q;
+    q.mult = vldrwq_s32(rq + lane);
+    q.left = vldrwq_s32(rq + 8 + lane);
+    q.neg_right = vldrwq_s32(rq + 16 + lane);
+    return ek_requant_out(vaddq_s32(sums, vldrwq_s32(rq + 24 + lane)), &q, o);
+}
+
 #endif /* EK_HELIUM_H */
