@@ -6,7 +6,7 @@ What the kernels expect (firmware/kernels/include/ek_helium.h):
   as the kernels' sums are, and never NULL; their inner loops are then plain int8 x int8 dot products.
 - DEPTHWISE_CONV_2D on its vector path (depth multiplier 1, at most EK_HELIUM_DW_MAX_TAPS taps) takes
   the same table with each group's channels in even/odd order (`even_odd_order`).
-- Arena scratch: CONV_2D one gathered input patch, DEPTHWISE_CONV_2D a row of input zero points
+- Arena scratch: CONV_2D a few gathered input patches (`conv_chunk`), DEPTHWISE_CONV_2D a row of input zero points
   (EK_HELIUM_CONV_SCRATCH / EK_HELIUM_DW_SCRATCH).
 - CONV_2D (groups == 1) takes its weights packed per 8 output channels (`pack_conv_filter_helium`),
   and in place of the bias a table of multipliers, split shifts and folded biases per 8 channels
@@ -38,11 +38,18 @@ def helium_depthwise_vector(params: dict[str, int]) -> bool:
     return int(params["depth_multiplier"]) == 1 and int(params["filter_h"]) * int(params["filter_w"]) <= DW_MAX_TAPS
 
 
+def conv_chunk(kp: int, out_w: int) -> int:
+    """EK_HELIUM_CONV_CHUNK: input patches the Helium CONV_2D gathers at a time (2 KB of them, at least
+    one, at most a row)."""
+    return max(1, min(2048 // kp, out_w))
+
+
 def helium_scratch_bytes(low: Lowered) -> int:
     """Arena bytes the Helium kernel of this layer needs (ek_helium.h's EK_HELIUM_*_SCRATCH)."""
     params = dict(low.params)
     if low.kernel == "conv_2d.c":
-        return _round16(int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]))
+        kp = _round16(int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]))
+        return kp * conv_chunk(kp, int(params["out_w"]))
     if low.kernel == "depthwise_conv_2d.c" and helium_depthwise_vector(params):
         return _round16(int(params["in_c"]))
     return 0

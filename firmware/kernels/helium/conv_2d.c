@@ -9,8 +9,9 @@
  * steps inside the image (1x1 filters with in_c % 16 == 0; 3x3 windows over 16, 32, 64 channels);
  * otherwise it is gathered into `scratch` with the input zero point where the window lies in the
  * padding (ek_helium.h: the bias arrives folded with the input offset, so a padding tap must cancel its
- * share). `scratch` holds EK_HELIUM_CONV_SCRATCH(...) bytes (engine_pack_helium mirrors it); the
- * signature's int16_t type is the reference's.
+ * share), up to EK_HELIUM_CONV_CHUNK patches of a row at a time, so that one call computes them all.
+ * `scratch` holds EK_HELIUM_CONV_SCRATCH(...) bytes (engine_pack_helium mirrors it); the signature's
+ * int16_t type is the reference's.
  *
  * With groups == 1, `bias` is the generator's packed requantization table (ek_helium.h EK_RQ_GROUP:
  * multipliers, split shifts and folded biases per 8 channels; `multiplier` and `shift` are then unused)
@@ -203,6 +204,7 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     const int32_t ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
     const int32_t ox_hi_raw = (p->in_w - p->filter_w + p->pad_w) / p->stride_w + 1;
     const int32_t ox_hi = p->in_w - p->filter_w + p->pad_w < 0 ? 0 : (ox_hi_raw < p->out_w ? ox_hi_raw : p->out_w);
+    const int32_t chunk = EK_HELIUM_CONV_CHUNK(kp, p->out_w);
     layer_t l;
     int8_t *col = (int8_t *)(void *)scratch;
     int32_t ib, iy, ix;
@@ -235,8 +237,25 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                            p->dilation_h * p->in_w * p->in_c, out, (rev ? -1 : 1) * oc_n);
                     ix += npix - 1;
                 } else {
-                    gather(p, in_batch, in_y0, in_x0, col);
-                    pixels(&l, col, 0, 1, 1, kp, 0, out, 0);
+                    /* Up to `chunk` pixels in a row that need their patch gathered, in the loop's order:
+                     * all their inputs are read before any of their outputs is written. */
+                    int32_t n = 0;
+                    for (;;) {
+                        const int32_t gx = EK_REVERSE(ix, p->out_w, rev);
+                        gather(p, in_batch, in_y0, gx * p->stride_w - p->pad_w, col + (size_t)n * kp);
+                        n++;
+                        if (n == chunk || ix + 1 >= p->out_w) {
+                            break;
+                        }
+                        {
+                            const int32_t nx = EK_REVERSE(ix + 1, p->out_w, rev);
+                            if (rows_in_place && rows_inside && nx >= ox_lo && nx < ox_hi) {
+                                break;
+                            }
+                        }
+                        ix++;
+                    }
+                    pixels(&l, col, kp, n, 1, kp, 0, out, (rev ? -1 : 1) * oc_n);
                 }
             }
         }

@@ -38,9 +38,13 @@
 #include <arm_mve.h>
 
 /* Arena scratch of the Helium kernels, in bytes (edgekit/codegen/engine_pack_helium.py mirrors these):
- * CONV_2D gathers one input patch, DEPTHWISE_CONV_2D keeps a row of input zero points for the taps in
- * the padding. Rounded up to whole 16-byte vectors. */
-#define EK_HELIUM_CONV_SCRATCH(h, w, c) ((((h) * (w) * (c)) + 15) & ~15)
+ * CONV_2D gathers up to EK_HELIUM_CONV_CHUNK input patches of kp = kh * kw * in_c rounded up to 16
+ * bytes (as many as fit in 2 KB, at least one, at most a row of out_w), DEPTHWISE_CONV_2D keeps a row
+ * of input zero points for the taps in the padding. */
+#define EK_HELIUM_CONV_KP(h, w, c) ((((h) * (w) * (c)) + 15) & ~15)
+#define EK_HELIUM_CONV_CHUNK(kp, out_w) ((2048 / (kp)) < 1 ? 1 : ((2048 / (kp)) > (out_w) ? (out_w) : (2048 / (kp))))
+#define EK_HELIUM_CONV_SCRATCH(h, w, c, out_w) \
+    (EK_HELIUM_CONV_KP(h, w, c) * EK_HELIUM_CONV_CHUNK(EK_HELIUM_CONV_KP(h, w, c), out_w))
 #define EK_HELIUM_DW_SCRATCH(c) (((c) + 15) & ~15)
 /* DEPTHWISE_CONV_2D's vector path: depth multiplier 1 and at most this many filter taps. */
 #define EK_HELIUM_DW_MAX_TAPS 64
