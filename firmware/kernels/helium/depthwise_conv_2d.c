@@ -49,6 +49,57 @@ EK_INLINE void channels(const int8_t *const *taps, int32_t ntaps, int32_t oc, co
     }
 }
 
+/* What the pixels of a layer share, for runs of pixels whose windows lie inside the image. */
+typedef struct {
+    const int8_t *filter;
+    const int32_t *rq;
+    const int32_t *offsets; /* each tap's input offset from the window's corner */
+    ek_hout_t out;
+    int32_t oc, ntaps, reverse;
+} dw_t;
+
+/* `npix` pixels whose windows lie inside the image, corners corner_step apart and outputs out_step
+ * apart (negative when reversed): the taps are fixed offsets from the corner, so no table is built.
+ * A function of its own, so that its loop keeps its values in registers. */
+static __attribute__((noinline)) void interior_run(const dw_t *d, const int8_t *corner, int32_t corner_step,
+                                                   int32_t npix, int8_t *out, int32_t out_step) {
+    const int32_t oc = d->oc;
+    const int32_t groups8 = (oc + 7) / 8;
+    int32_t ip, ig, t;
+    for (ip = 0; ip < npix; ip++, corner += corner_step, out += out_step) {
+        for (ig = 0; ig < groups8; ig++) {
+            const int32_t c = EK_REVERSE(ig, groups8, d->reverse) * 8;
+            const int32_t count = oc - c < 8 ? oc - c : 8;
+            const mve_pred16_t pred = vctp16q((uint32_t)count);
+            const int8_t *x = corner + c;
+            const int8_t *w = d->filter + c;
+            const int32_t *rq = d->rq + (size_t)(c / 8) * EK_RQ_GROUP;
+            int32x4_t even = vdupq_n_s32(0);
+            int32x4_t odd = vdupq_n_s32(0);
+            int16x8_t narrowed = vdupq_n_s16(0);
+            if (count == 8) {
+                for (t = 0; t < d->ntaps; t++, w += oc) {
+                    const int16x8_t xv = vldrbq_s16(x + d->offsets[t]);
+                    const int16x8_t kv = vldrbq_s16(w);
+                    even = vaddq_s32(even, vmullbq_int_s16(xv, kv));
+                    odd = vaddq_s32(odd, vmulltq_int_s16(xv, kv));
+                }
+            } else {
+                /* The last group when out_c % 8 != 0: lanes past it load nothing. */
+                for (t = 0; t < d->ntaps; t++, w += oc) {
+                    const int16x8_t xv = vldrbq_z_s16(x + d->offsets[t], pred);
+                    const int16x8_t kv = vldrbq_z_s16(w, pred);
+                    even = vaddq_s32(even, vmullbq_int_s16(xv, kv));
+                    odd = vaddq_s32(odd, vmulltq_int_s16(xv, kv));
+                }
+            }
+            narrowed = vmovnbq_s32(narrowed, ek_rq_apply(even, rq, 0, &d->out));
+            narrowed = vmovntq_s32(narrowed, ek_rq_apply(odd, rq, 4, &d->out));
+            vstrbq_p_s16(out + c, narrowed, pred);
+        }
+    }
+}
+
 /* Any depth multiplier: the reference loop over every tap, padding taps reading the zero point. */
 static void scalar_pixel(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0,
                          const int8_t *filter, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
@@ -84,7 +135,20 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const ek_hout_t o = ek_hout(p->output_offset, p->act_min, p->act_max);
     const int8_t *taps[EK_HELIUM_DW_MAX_TAPS];
     int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
+    /* Output columns whose windows lie inside the image's width: [ox_lo, ox_hi). */
+    const int32_t last_x = p->in_w - 1 - p->dilation_w * (p->filter_w - 1) + p->pad_w;
+    const int32_t ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
+    const int32_t ox_hi = last_x < 0 ? 0 : (last_x / p->stride_w + 1 < p->out_w ? last_x / p->stride_w + 1 : p->out_w);
+    dw_t d;
     int32_t ib, iy, ix, fy, fx, c;
+
+    d.filter = filter;
+    d.rq = bias;
+    d.offsets = offsets;
+    d.out = o;
+    d.oc = oc;
+    d.ntaps = ntaps;
+    d.reverse = rev;
 
     if (vector) {
         memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
@@ -100,6 +164,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
         for (iy = 0; iy < p->out_h; iy++) {
             const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
             const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+            const int rows_inside = in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h;
             for (ix = 0; ix < p->out_w; ix++) {
                 const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
                 const int32_t in_x0 = ox * p->stride_w - p->pad_w;
@@ -109,14 +174,15 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                     scalar_pixel(p, in_batch, in_y0, in_x0, filter, bias, multiplier, shift, out);
                     continue;
                 }
-                if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h && in_x0 >= 0 &&
-                    in_x0 + p->dilation_w * (p->filter_w - 1) < p->in_w) {
-                    /* The whole window inside the image: the taps are fixed offsets from its corner. */
-                    const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
-                    for (t = 0; t < ntaps; t++) {
-                        taps[t] = corner + offsets[t];
-                    }
-                } else {
+                if (rows_inside && ox >= ox_lo && ox < ox_hi) {
+                    /* The run of pixels whose windows are inside, in the order of the loop, in one call. */
+                    const int32_t npix = rev ? ox - ox_lo + 1 : ox_hi - ox;
+                    interior_run(&d, in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c,
+                                 (rev ? -1 : 1) * p->stride_w * p->in_c, npix, out, (rev ? -1 : 1) * oc);
+                    ix += npix - 1;
+                    continue;
+                }
+                {
                     for (fy = 0; fy < p->filter_h; fy++) {
                         const int32_t in_y = in_y0 + p->dilation_h * fy;
                         for (fx = 0; fx < p->filter_w; fx++, t++) {
