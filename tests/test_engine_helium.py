@@ -161,7 +161,7 @@ def _random_graphs() -> list[tuple[str, Graph]]:
     # Rows read in place (in_c % 16 == 0), a channel tail, padding on every side.
     for name, (h, w, c, oc, k, stride, pad) in {
         "conv3x3_c32": (6, 7, 32, 13, 3, 1, "SAME"), "conv1x1_c16": (4, 5, 16, 8, 1, 2, "VALID"),
-        "conv_grouped": (5, 5, 8, 6, 3, 1, "SAME"),
+        "conv_grouped": (5, 5, 8, 6, 3, 1, "SAME"), "conv1x1_c32_tail": (5, 6, 32, 13, 1, 1, "VALID"),
     }.items():
         b = _Builder()
         fc = 4 if name == "conv_grouped" else c

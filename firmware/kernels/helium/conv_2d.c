@@ -160,9 +160,9 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
     }
 }
 
-/* pixels() for the commonest case, a single run of whole 16-byte steps per pixel (1x1 filters over
- * in_c % 16 == 0 channels: the pointwise layers of MobileNet-style models), with fewer values live
- * across its loops, so that gcc keeps them in registers. Groups go in ascending order unless reversed. */
+/* pixels() for the commonest cases, a single run of whole 16-byte steps per pixel (1x1 filters over
+ * in_c % 16 == 0 channels, the pointwise layers of MobileNet-style models; gathered patches), with
+ * fewer values live across its loops, so that gcc keeps them in registers. */
 static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns2"))) void pointwise_run(
     const layer_t *l, const int8_t *x, int32_t x_step, int32_t npix, int32_t steps, int8_t *out, int32_t out_step) {
     const int32_t groups8 = (l->out_c + 7) / 8;
@@ -320,7 +320,7 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                         }
                         ix++;
                     }
-                    pixels(&l, col, kp, n, 1, kp, 0, out, (rev ? -1 : 1) * oc_n);
+                    pointwise_run(&l, col, kp, n, kp >> 4, out, (rev ? -1 : 1) * oc_n);
                 }
             }
         }
