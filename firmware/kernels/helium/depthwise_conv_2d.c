@@ -2,15 +2,16 @@
  * reference/depthwise_conv_2d.c, with the same results bit for bit.
  *
  * Depth multiplier 1 (every MLPerf Tiny model): one output pixel at a time, eight channels per step.
- * A table holds each filter tap's input pixel, or for a tap in the padding a row of input zero points
- * kept in `scratch` (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the
+ * Pixels whose window lies inside the image go in runs, their taps fixed offsets from the window's
+ * corner (interior_run); for a border pixel a table holds each tap's input pixel, or for a tap in the
+ * padding a row of input zero points kept in `scratch` (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the
  * input offset, so a padding tap must cancel its share). Per tap and 8 channels: two widening loads
  * (VLDRB.S16), VMULLB + VMULLT and two VADD (MVE has no vector-by-vector VMLA); the last group of
  * channels is tail-predicated. On this path `bias` is the generator's packed requantization table
  * (ek_helium.h EK_RQ_GROUP) with each group's lanes in the accumulators' order [c0 c2 c4 c6 c1 c3 c5 c7]
  * (engine_pack_helium.even_odd_order), and `multiplier` / `shift` are unused; in channel order (the
- * folded bias only) otherwise. Other depth multipliers, or filters
- * with more than EK_HELIUM_DW_MAX_TAPS taps, take a scalar loop with the same arithmetic.
+ * folded bias only) otherwise. Other depth multipliers, or filters with more than EK_HELIUM_DW_MAX_TAPS
+ * taps, take a scalar loop with the same arithmetic.
  *
  * Write order: an output group is written after every input it reads; pixels and channel groups follow
  * the reference order (reversed when `reverse` is set). */
