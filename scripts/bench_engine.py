@@ -21,9 +21,10 @@ TFLM instruction counts next to ours are QUOTED from ../shared/TOOLCHAIN.md (TFL
 measured on another occasion), not measured by this script.
 
 Kernel families (--kernels): each board runs the portable reference kernels and, where its core has an
-optimized family (Arm DSP on M4/M7/M33, Helium on the M55, edgekit.codegen.engine.kernel_family), that family too; a
-second table puts the two side by side (instructions, estimated cycles, cycles/MAC, reference/optimized
-ratio). Both must give outputs equal to the host reference build and to the tflite-micro interpreter.
+optimized family (Arm DSP on M4/M7/M33, Helium on the M55: edgekit.codegen.engine.kernel_family), that
+family too; a second table puts the two side by side (instructions, estimated cycles, cycles/MAC,
+reference/optimized ratio). Both must give outputs equal to the host reference build and to the
+tflite-micro interpreter.
 
 Run: .venv/bin/python scripts/bench_engine.py [--models kws,vww,resnet,person_detect]
         [--boards nucleo-l4r5zi,stm32f746g-disco,nucleo-u575zi,corstone-300] [--kernels reference,target]
