@@ -61,8 +61,9 @@ typedef struct {
 
 /* `npix` pixels whose windows lie inside the image, corners corner_step apart and outputs out_step
  * apart (negative when reversed): the taps are fixed offsets from the corner, so no table is built.
- * A function of its own, so that its loop keeps its values in registers. */
-static __attribute__((noinline)) void interior_run(const dw_t *d, const int8_t *corner, int32_t corner_step,
+ * A function of its own, so that its loop keeps its values in registers, compiled without gcc's
+ * instruction scheduling so that the software-pipelined order below stays as written. */
+static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns2"))) void interior_run(const dw_t *d, const int8_t *corner, int32_t corner_step,
                                                    int32_t npix, int8_t *out, int32_t out_step) {
     const int32_t oc = d->oc;
     const int32_t groups8 = (oc + 7) / 8;
@@ -79,12 +80,21 @@ static __attribute__((noinline)) void interior_run(const dw_t *d, const int8_t *
             int32x4_t odd = vdupq_n_s32(0);
             int16x8_t narrowed = vdupq_n_s16(0);
             if (count == 8) {
-                for (t = 0; t < d->ntaps; t++, w += oc) {
-                    const int16x8_t xv = vldrbq_s16(x + d->offsets[t]);
-                    const int16x8_t kv = vldrbq_s16(w);
-                    even = vaddq_s32(even, vmullbq_int_s16(xv, kv));
-                    odd = vaddq_s32(odd, vmulltq_int_s16(xv, kv));
+                /* Software-pipelined: the next tap's loads sit between this tap's multiplies and adds,
+                 * so that memory and arithmetic instructions alternate (beat overlap). */
+                int16x8_t xv = vldrbq_s16(x + d->offsets[0]);
+                int16x8_t kv = vldrbq_s16(w);
+                for (t = 1; t < d->ntaps; t++) {
+                    const int32x4_t pb = vmullbq_int_s16(xv, kv);
+                    const int32x4_t pt = vmulltq_int_s16(xv, kv);
+                    w += oc;
+                    xv = vldrbq_s16(x + d->offsets[t]);
+                    even = vaddq_s32(even, pb);
+                    kv = vldrbq_s16(w);
+                    odd = vaddq_s32(odd, pt);
                 }
+                even = vaddq_s32(even, vmullbq_int_s16(xv, kv));
+                odd = vaddq_s32(odd, vmulltq_int_s16(xv, kv));
             } else {
                 /* The last group when out_c % 8 != 0: lanes past it load nothing. */
                 for (t = 0; t < d->ntaps; t++, w += oc) {
