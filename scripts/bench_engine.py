@@ -21,9 +21,10 @@ TFLM instruction counts next to ours are QUOTED from ../shared/TOOLCHAIN.md (TFL
 measured on another occasion), not measured by this script.
 
 Kernel families (--kernels): each board runs the portable reference kernels and, where its core has an
-optimized family (Arm DSP on M4/M7/M33, edgekit.codegen.engine.kernel_family), that family too; a
-second table puts the two side by side (instructions, estimated cycles, cycles/MAC, reference/optimized
-ratio). Both must give outputs equal to the host reference build and to the tflite-micro interpreter.
+optimized family (Arm DSP on M4/M7/M33, Helium on the M55: edgekit.codegen.engine.kernel_family), that
+family too; a second table puts the two side by side (instructions, estimated cycles, cycles/MAC,
+reference/optimized ratio). Both must give outputs equal to the host reference build and to the
+tflite-micro interpreter.
 
 Run: .venv/bin/python scripts/bench_engine.py [--models kws,vww,resnet,person_detect]
         [--boards nucleo-l4r5zi,stm32f746g-disco,nucleo-u575zi,corstone-300] [--kernels reference,target]
@@ -503,7 +504,7 @@ def main() -> None:
     parser.add_argument("--opt", default="-O2", help="optimisation level (-O2 default, -Os ...)")
     parser.add_argument("--timeout", type=float, default=600.0, help="QEMU timeout per run, seconds")
     parser.add_argument("--kernels", default="reference,target",
-                        help="comma-separated kernel families per board: reference, arm_dsp, or target (the "
+                        help="comma-separated kernel families per board: reference, arm_dsp, helium, or target (the "
                         "core's own; default: reference,target)")
     parser.add_argument("--keep", type=Path, help="keep the generated engine and firmware under this folder")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench_engine.json")
@@ -511,7 +512,7 @@ def main() -> None:
     if args.inputs < 1:
         sys.exit("bench_engine: --inputs must be at least 1")
 
-    from edgekit.codegen.engine import build_engine, target_kernel_family
+    from edgekit.codegen.engine import KERNEL_FAMILIES, build_engine, target_kernel_family
     from edgekit.emulate import EmulationError
     from edgekit.errors import EdgekitError
     from edgekit.ir.analysis import analyze
@@ -532,7 +533,7 @@ def main() -> None:
         model_bytes = path.read_bytes()
         try:
             graph = read_tflite(path)
-            engines = {family: build_engine(graph, family=family) for family in ("reference", "arm_dsp")}
+            engines = {family: build_engine(graph, family=family) for family in KERNEL_FAMILIES}
         except EdgekitError as exc:
             failures.append(f"{key}: {exc}")
             continue

@@ -41,8 +41,9 @@ def test_family_per_core() -> None:
     for core in ("cortex-m4", "cortex-m7", "cortex-m33"):
         assert kernel_family(core) == "arm_dsp"
     assert kernel_family("cortex-m33", dsp=False) == "reference"
-    for core in ("cortex-m0plus", "cortex-m3", "cortex-m55"):
+    for core in ("cortex-m0plus", "cortex-m3"):
         assert kernel_family(core) == "reference"
+    assert kernel_family("cortex-m55") == "helium"  # tests/test_engine_helium.py
     for core in ("cortex-a53", "cortex-a72", "cortex-a76"):
         assert kernel_family(core) == "neon"
     assert target_kernel_family(get_target("nucleo-l4r5zi")) == "arm_dsp"

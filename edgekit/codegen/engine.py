@@ -40,12 +40,14 @@ SUPPORTED_OPS: frozenset[str] = frozenset(LOWERINGS)
 
 # Kernel families: folders of firmware/kernels with the same file names and signatures as reference/.
 # A family lacking an op's file falls back to the reference file for that op.
-KERNEL_FAMILIES = ("reference", "arm_dsp", "neon")
+KERNEL_FAMILIES = ("reference", "arm_dsp", "helium", "neon")
 # The header a family's kernels share (in firmware/kernels/include/), copied along with them.
-FAMILY_HEADERS = {"arm_dsp": "ek_dsp.h", "neon": "ek_neon.h"}
+FAMILY_HEADERS = {"arm_dsp": "ek_dsp.h", "helium": "ek_helium.h", "neon": "ek_neon.h"}
 # Cores whose optimized family edgekit has: the DSP extension (SMLAD, SXTB16) of the M4, M7 and M33.
-# The M0+ and M3 lack it; the M55 has it too, but its own family (Helium) is still to come.
+# The M0+ and M3 lack it; the M55 has it too, but takes its own family (Helium, _MVE_CORES).
 _DSP_CORES = frozenset({"cortex-m4", "cortex-m7", "cortex-m33"})
+# Cores with Helium (the M-profile Vector Extension): firmware/kernels/helium.
+_MVE_CORES = frozenset({"cortex-m55"})
 # The Raspberry Pis' application cores: Advanced SIMD (NEON) is always there on AArch64.
 _NEON_CORES = frozenset({"cortex-a53", "cortex-a72", "cortex-a76"})
 
@@ -143,17 +145,20 @@ def unsupported_ops(graph: Graph) -> list[str]:
     return problems
 
 
-def kernel_family(core: str, dsp: bool = True) -> str:
-    """The kernel folder for a core: "arm_dsp" on Cortex-M4/M7/M33 with the DSP extension, "neon" on
-    the Raspberry Pis' Cortex-A cores, else (M0+, M3, M55 for now, the host) the portable "reference"."""
+def kernel_family(core: str, dsp: bool = True, mve: bool = True) -> str:
+    """The kernel folder for a core: "helium" on Cortex-M55 with Helium, "arm_dsp" on Cortex-M4/M7/M33
+    with the DSP extension, "neon" on the Raspberry Pis' Cortex-A cores, else (M0+, M3, an M55 without
+    Helium, the host) the portable "reference"."""
     if core in _NEON_CORES:
         return "neon"
+    if core in _MVE_CORES:
+        return "helium" if dsp and mve else "reference"
     return "arm_dsp" if core in _DSP_CORES and dsp else "reference"
 
 
 def target_kernel_family(target: Any) -> str:
     """kernel_family for an edgekit.targets.Target."""
-    return kernel_family(target.core, bool(target.dsp))
+    return kernel_family(target.core, bool(target.dsp), bool(target.mve))
 
 
 def _kernel_dir(kernel: str, family: str) -> str:

@@ -343,6 +343,10 @@ def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
 def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
     """The layer as the kernel of `family` wants it: its scratch memory, and weights re-laid out on
     the host where the variant streams them differently (the reference layout otherwise)."""
+    if family == "helium":
+        from edgekit.codegen.engine_pack_helium import adapt_for_helium  # it imports this module
+
+        return adapt_for_helium(graph, low)
     low.scratch_bytes = kernel_scratch_bytes(low, family)
     if family == "arm_dsp" and low.kernel == "conv_2d.c":
         params = dict(low.params)
