@@ -487,22 +487,33 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _interrupt)
     try:
         code = cli.main(args=argv, prog_name="edgekit", standalone_mode=False)
-    except EmulationFailure as exc:
+    except Exception as exc:
+        # The interrupt is raised wherever Python happens to be, which may be inside TensorFlow: it can
+        # come out as a conversion failure or even a SystemError from a half-run C call. Once a signal
+        # has arrived, the run was interrupted, whatever it turned into.
+        if _interrupted:
+            _exit_interrupted()
+        _exit_for(exc)
+    except KeyboardInterrupt:
+        _exit_interrupted()
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _exit_for(exc: Exception) -> None:
+    if isinstance(exc, EmulationFailure):
         click.echo(exc.message(), err=True)
         sys.exit(EXIT_VERDICT)
-    except EdgekitError as exc:
-        if _interrupted:  # e.g. TensorFlow's converter reports the interrupt as a conversion failure
-            _exit_interrupted()
+    if isinstance(exc, EdgekitError):
         click.echo(exc.message(), err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Exit as exc:
+    if isinstance(exc, click.exceptions.Exit):
         sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    if isinstance(exc, click.Abort):
         _exit_interrupted()
-    except click.ClickException as exc:
+    if isinstance(exc, click.ClickException):
         exc.show()
         sys.exit(EXIT_USAGE)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    raise exc
 
 
 if __name__ == "__main__":
