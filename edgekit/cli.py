@@ -481,6 +481,21 @@ _register_plugins()
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The console command: the process ends when this returns."""
+    import signal
+
+    try:
+        run_command(argv)
+    finally:
+        # The run is over and its output in place (or left as it was). Python's teardown puts the
+        # default signal actions back and TensorFlow's teardown takes a second or two: a signal then
+        # would kill the process, and the caller would see a signal instead of edgekit's exit code.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_command(argv: list[str] | None = None) -> None:
+    """Run one command line and leave through SystemExit with its exit code (usable in-process)."""
     import signal
 
     signal.signal(signal.SIGTERM, _interrupt)

@@ -65,12 +65,12 @@ def assert_user_error(run: Run, *fragments: str) -> None:
 @pytest.fixture
 def edgekit_cli(capsys: pytest.CaptureFixture[str]):
     """Run the command line in this process (TensorFlow imported once for many cases)."""
-    from edgekit.cli import main
+    from edgekit.cli import run_command
 
     def run(*args: str | Path) -> Run:
         capsys.readouterr()
         try:
-            main([str(a) for a in args])
+            run_command([str(a) for a in args])
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0)
