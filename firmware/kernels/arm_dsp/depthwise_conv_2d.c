@@ -19,17 +19,6 @@
 #include "ek_dsp.h"
 #include "ek_kernels.h"
 
-static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start, int32_t *end) {
-    int32_t s = 0;
-    int32_t e;
-    if (origin < 0) {
-        s = (-origin + dilation - 1) / dilation;
-    }
-    e = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    *start = s;
-    *end = e < taps ? e : taps;
-}
-
 typedef struct {
     const int8_t *in_batch;
     int32_t in_y0, in_x0, fy_start, fy_end, fx_start, fx_end;
@@ -281,12 +270,12 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
         for (iy = 0; iy < p->out_h; iy++) {
             const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
             win.in_y0 = oy * p->stride_h - p->pad_h;
-            tap_range(win.in_y0, p->dilation_h, p->filter_h, p->in_h, &win.fy_start, &win.fy_end);
+            ek_tap_range(win.in_y0, p->dilation_h, p->filter_h, p->in_h, &win.fy_start, &win.fy_end);
             for (ix = 0; ix < p->out_w; ix++) {
                 const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
                 win.in_x0 = ox * p->stride_w - p->pad_w;
-                tap_range(win.in_x0, p->dilation_w, p->filter_w, p->in_w, &win.fx_start, &win.fx_end);
+                ek_tap_range(win.in_x0, p->dilation_w, p->filter_w, p->in_w, &win.fx_start, &win.fx_end);
                 if (!rev) {
                     for (ig = 0; ig < groups; ig++) {
                         four_channels(p, &win, filter, bias, multiplier, shift, ig * 4, out);

@@ -152,6 +152,31 @@ typedef struct {
     int32_t reverse; /* 1: compute the outputs from the last to the first (EK_REVERSE) */
 } ek_conv_params_t;
 
+/* First and one-past-last filter tap whose input coordinate origin + dilation * tap is inside [0, size):
+ * convolutions walk only those taps instead of testing each one. */
+EK_INLINE void ek_tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start,
+                            int32_t *end) {
+    int32_t s = 0;
+    int32_t e;
+    if (origin < 0) {
+        s = (-origin + dilation - 1) / dilation;
+    }
+    e = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+    *start = s;
+    *end = e < taps ? e : taps;
+}
+
+/* One convolution output from its accumulator: bias, TFLM's requantization, output offset, clamp. */
+EK_INLINE int8_t ek_conv_output(const ek_conv_params_t *p, int32_t acc, const int32_t *bias,
+                                const int32_t *multiplier, const int8_t *shift, int32_t oc) {
+    if (bias != NULL) {
+        acc += bias[oc];
+    }
+    acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
+    acc += p->output_offset;
+    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+}
+
 /* `scratch`: working memory in the arena for optimized variants (the Arm DSP kernel widens input
  * patches into it); NULL for the reference kernel, which ignores it. */
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,

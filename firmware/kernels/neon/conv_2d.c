@@ -28,28 +28,6 @@
 /* Largest filter window (taps x channels, bytes) gathered into a patch on the stack. */
 #define EK_CONV_PATCH_BYTES 1024
 
-/* First and one-past-last filter tap whose input coordinate origin + dilation * tap is inside [0, size). */
-static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start, int32_t *end) {
-    int32_t s = 0;
-    int32_t e;
-    if (origin < 0) {
-        s = (-origin + dilation - 1) / dilation;
-    }
-    e = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    *start = s;
-    *end = e < taps ? e : taps;
-}
-
-static int8_t requantize(const ek_conv_params_t *p, int32_t acc, const int32_t *bias, const int32_t *multiplier,
-                         const int8_t *shift, int32_t oc) {
-    if (bias != NULL) {
-        acc += bias[oc];
-    }
-    acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
-    acc += p->output_offset;
-    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-}
-
 static int32_t dot(const int8_t *f, const int8_t *x, int32_t n, int32_t x_off) {
 #if EK_CONV_LANES
     return ek_neon_dot(f, x, n, 0, x_off);
@@ -71,7 +49,7 @@ static void pixel_from_window(const ek_conv_params_t *p, const int8_t *x, int32_
     int32_t ioc, ig;
     if (p->reverse) {
         for (ioc = p->out_c - 1; ioc >= grouped; ioc--) {
-            out[ioc] = requantize(p, dot(filter + (size_t)ioc * filter_size, x, filter_size, p->input_offset), bias,
+            out[ioc] = ek_conv_output(p, dot(filter + (size_t)ioc * filter_size, x, filter_size, p->input_offset), bias,
                                   multiplier, shift, ioc);
         }
     }
@@ -91,7 +69,7 @@ static void pixel_from_window(const ek_conv_params_t *p, const int8_t *x, int32_
 #endif
     if (!p->reverse) {
         for (ioc = grouped; ioc < p->out_c; ioc++) {
-            out[ioc] = requantize(p, dot(filter + (size_t)ioc * filter_size, x, filter_size, p->input_offset), bias,
+            out[ioc] = ek_conv_output(p, dot(filter + (size_t)ioc * filter_size, x, filter_size, p->input_offset), bias,
                                   multiplier, shift, ioc);
         }
     }
@@ -119,7 +97,7 @@ static void pixel_reference(const ek_conv_params_t *p, const int8_t *in_batch, i
                 acc += dot(f_px, in_px, filter_in_c, p->input_offset);
             }
         }
-        out[oc] = requantize(p, acc, bias, multiplier, shift, oc);
+        out[oc] = ek_conv_output(p, acc, bias, multiplier, shift, oc);
     }
 }
 
@@ -144,14 +122,14 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
             const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
             const int32_t in_y0 = oy * p->stride_h - p->pad_h;
             int32_t fy_start, fy_end;
-            tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
+            ek_tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
             for (ix = 0; ix < p->out_w; ix++) {
                 const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
                 const int32_t in_x0 = ox * p->stride_w - p->pad_w;
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                 int32_t fx_start, fx_end;
                 int32_t full;
-                tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
+                ek_tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
                 if (!windows) {
                     pixel_reference(p, in_batch, in_y0, in_x0, fy_start, fy_end, fx_start, fx_end, filter, bias,
                                     multiplier, shift, out);

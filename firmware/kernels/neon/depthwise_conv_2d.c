@@ -17,27 +17,6 @@
 #define EK_DW_LANES 0
 #endif
 
-static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start, int32_t *end) {
-    int32_t s = 0;
-    int32_t e;
-    if (origin < 0) {
-        s = (-origin + dilation - 1) / dilation;
-    }
-    e = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    *start = s;
-    *end = e < taps ? e : taps;
-}
-
-static int8_t requantize(const ek_conv_params_t *p, int32_t acc, const int32_t *bias, const int32_t *multiplier,
-                         const int8_t *shift, int32_t oc) {
-    if (bias != NULL) {
-        acc += bias[oc];
-    }
-    acc = ek_mul_by_quantized_mul(acc, multiplier[oc], shift[oc]);
-    acc += p->output_offset;
-    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-}
-
 /* One output channel, as the reference computes it. */
 static int32_t channel_sum(const ek_conv_params_t *p, const int8_t *in_batch, const int8_t *filter, int32_t in_y0,
                            int32_t in_x0, int32_t fy_start, int32_t fy_end, int32_t fx_start, int32_t fx_end,
@@ -109,18 +88,18 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
             const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
             const int32_t in_y0 = oy * p->stride_h - p->pad_h;
             int32_t fy_start, fy_end;
-            tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
+            ek_tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
             for (ix = 0; ix < p->out_w; ix++) {
                 const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
                 const int32_t in_x0 = ox * p->stride_w - p->pad_w;
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
                 int32_t fx_start, fx_end;
-                tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
+                ek_tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
                 /* Channels past the last whole group of eight come after the groups in memory: walk them
                  * first when reversed, last otherwise, so that writes stay in one direction. */
                 if (rev) {
                     for (ioc = out_c - 1; ioc >= groups * lanes; ioc--) {
-                        out[ioc] = requantize(p, channel_sum(p, in_batch, filter, in_y0, in_x0, fy_start, fy_end,
+                        out[ioc] = ek_conv_output(p, channel_sum(p, in_batch, filter, in_y0, in_x0, fy_start, fy_end,
                                                              fx_start, fx_end, ioc),
                                               bias, multiplier, shift, ioc);
                     }
@@ -136,7 +115,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
 #endif
                 if (!rev) {
                     for (ioc = groups * lanes; ioc < out_c; ioc++) {
-                        out[ioc] = requantize(p, channel_sum(p, in_batch, filter, in_y0, in_x0, fy_start, fy_end,
+                        out[ioc] = ek_conv_output(p, channel_sum(p, in_batch, filter, in_y0, in_x0, fy_start, fy_end,
                                                              fx_start, fx_end, ioc),
                                               bias, multiplier, shift, ioc);
                     }

@@ -2,18 +2,6 @@
  * reference_integer_ops::ConvPerChannel; per-tensor weights arrive with the multiplier repeated). */
 #include "ek_kernels.h"
 
-/* First and one-past-last filter tap whose input coordinate origin + dilation * tap is inside [0, size). */
-static void tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start, int32_t *end) {
-    int32_t s = 0;
-    int32_t e;
-    if (origin < 0) {
-        s = (-origin + dilation - 1) / dilation;
-    }
-    e = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    *start = s;
-    *end = e < taps ? e : taps;
-}
-
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
                    const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
     const int32_t filter_in_c = p->filter_in_c;
@@ -31,13 +19,13 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
             const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
             const int32_t in_y0 = oy * p->stride_h - p->pad_h;
             int32_t fy_start, fy_end;
-            tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
+            ek_tap_range(in_y0, p->dilation_h, p->filter_h, p->in_h, &fy_start, &fy_end);
             for (ix = 0; ix < p->out_w; ix++) {
                 const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
                 const int32_t in_x0 = ox * p->stride_w - p->pad_w;
                 int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
                 int32_t fx_start, fx_end;
-                tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
+                ek_tap_range(in_x0, p->dilation_w, p->filter_w, p->in_w, &fx_start, &fx_end);
                 for (ioc = 0; ioc < p->out_c; ioc++) {
                     const int32_t oc = EK_REVERSE(ioc, p->out_c, rev);
                     const int32_t group_base = (oc / filters_per_group) * filter_in_c;
