@@ -101,13 +101,19 @@ def test_conv_weight_packing_is_a_permutation_of_each_group() -> None:
             assert packed[4:8].tolist() == filt[1, 0, 0, :4].tolist()
 
 
-def test_depthwise_weight_packing_groups_channels_by_four() -> None:
-    filt = np.arange(3 * 3 * 8, dtype=np.int8).reshape(1, 3, 3, 8)
+def test_depthwise_weight_packing_groups_channels_by_four_as_int16_pairs() -> None:
+    rng = np.random.default_rng(3)
+    filt = rng.integers(-128, 128, size=(1, 3, 3, 8), dtype=np.int8)
     packed = pack_depthwise_filter_dsp(filt)
+    assert packed.dtype == np.int32 and packed.size == filt.size // 2  # two int16 per weight
+    halves = packed.view(np.int16).reshape(2, 9, 2, 2)  # [group, tap, word, half]: little-endian words
     taps = filt.reshape(9, 8)
-    assert packed[:4].tolist() == taps[0, :4].tolist() and packed[4:8].tolist() == taps[1, :4].tolist()
-    assert packed[36:40].tolist() == taps[0, 4:].tolist()
-    assert sorted(packed.tolist()) == sorted(filt.reshape(-1).tolist())
+    for g in range(2):
+        quad = taps[:, 4 * g:4 * g + 4]
+        assert halves[g, :, 0, 0].tolist() == quad[:, 0].tolist()  # word 0: (w0, w2)
+        assert halves[g, :, 0, 1].tolist() == quad[:, 2].tolist()
+        assert halves[g, :, 1, 0].tolist() == quad[:, 1].tolist()  # word 1: (w1, w3)
+        assert halves[g, :, 1, 1].tolist() == quad[:, 3].tolist()
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")

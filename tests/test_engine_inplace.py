@@ -122,7 +122,7 @@ def _run(lib: ctypes.CDLL, graph: Graph, low: Lowered, reverse: int, in_off: int
     fn_name = low.call.split("(")[0]
     args: list[object] = [ctypes.c_void_p(params.ctypes.data)]
     for token in low.call[len(fn_name) + 1:].rstrip(");").split(", ")[1:]:
-        token = token.strip("{}")
+        token = token.split(")")[-1].strip("{}")  # "(const int8_t *){a_x}": a cast, then the array
         if token == "NULL":
             args.append(None)
         elif token == "scratch":

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.codegen.engine_quant import (
+    INT8_MAX,
+    INT8_MIN,
     activation_range,
     calculate_input_radius,
     quantize_multiplier,
@@ -207,6 +209,33 @@ def _broadcast_reads(bc: dict[str, Any], key: str) -> ReadMap:
     return ReadMap(flat, flat)
 
 
+def requant_fast_ok(flt: Tensor, bias_index: int, graph: Graph, mults: list[tuple[int, int]], in_zp: int,
+                    out_zp: int, depthwise: bool) -> int:
+    """1 when the optimized kernels may requantize this convolution with ek_rq_fast (ek_dsp.h): one
+    SMMULR of the accumulator doubled, then one rounding right shift that also adds the output offset.
+    That equals TFLM's double rounding when no channel shifts left (every right shift >= 1, hence no
+    zero multiplier) and nothing overflows int32: the doubled accumulator, and the shifted value plus
+    its rounding term and the output offset times 2^right. The accumulator's bound is the worst case
+    over every possible input: |bias| + sum |w| * max |x - zero point|."""
+    weights = np.abs(np.asarray(flt.data, dtype=np.int64))
+    per_channel = weights.reshape(-1, weights.shape[-1]).sum(axis=0) if depthwise else \
+        weights.reshape(weights.shape[0], -1).sum(axis=1)
+    x_max = max(abs(INT8_MIN - in_zp), abs(INT8_MAX - in_zp))
+    bound = per_channel * x_max
+    if bias_index >= 0:
+        bias = graph.tensors[bias_index].data
+        assert bias is not None
+        bound = bound + np.abs(np.asarray(bias, dtype=np.int64)).reshape(-1)
+    limit = 1 << 31
+    for acc_max, (multiplier, shift) in zip(bound.tolist(), mults, strict=True):
+        right = -shift
+        if multiplier == 0 or right < 1 or right > 30:
+            return 0
+        if 2 * acc_max >= limit or acc_max + 2 + (1 << (right - 1)) + abs(out_zp) * (1 << right) >= limit:
+            return 0
+    return 1
+
+
 def _requant_arrays(mults: list[tuple[int, int]]) -> list[tuple[str, str, Sequence[int]]]:
     return [("mult", "int32_t", [m for m, _ in mults]), ("shift", "int8_t", [s for _, s in mults])]
 
@@ -273,6 +302,7 @@ def _conv_common(graph: Graph, op: Operator, depthwise: bool) -> Lowered:
             ("stride_h", sh), ("stride_w", sw), ("dilation_h", dh), ("dilation_w", dw),
             ("pad_h", pad_h), ("pad_w", pad_w), ("input_offset", -in_zp), ("output_offset", out_zp),
             ("act_min", act_min), ("act_max", act_max), ("reverse", 0),
+            ("requant_fast", requant_fast_ok(flt, bias_index, graph, mults, in_zp, out_zp, depthwise)),
         ],
         arrays=_requant_arrays(mults),
         call=f"{fn}(&{{p}}, {{t{op.inputs[0]}}}, {{t{op.inputs[1]}}}, {bias_ref}, {{a_mult}}, {{a_shift}}, "
@@ -309,12 +339,36 @@ def kernel_scratch_bytes(low: Lowered, family: str) -> int:
     return 0
 
 
+DW_TILE_MAX, DW_TILE_SLOTS = 8, 72  # EK_DW_TILE_MAX, EK_DW_TILE_SLOTS in ek_dsp.h
+
+
+def dsp_depthwise_tile(taps: int) -> int:
+    """EK_DW_TILE: output pixels per tile of the Arm DSP DEPTHWISE_CONV_2D fast path."""
+    return min(DW_TILE_MAX, DW_TILE_SLOTS // taps)
+
+
+def tile_reads(reads: ReadMap, pixels: int, tile: int) -> ReadMap:
+    """The read pattern of a kernel that computes `tile` consecutive output pixels together: each
+    output is taken to read everything its tile reads (a superset is safe for the planner)."""
+    lo = reads.lo.reshape(pixels, -1).min(axis=1)
+    hi = reads.hi.reshape(pixels, -1).max(axis=1)
+    starts = np.arange(0, pixels, tile)
+    tile_lo = np.repeat(np.minimum.reduceat(lo, starts), tile)[:pixels]
+    tile_hi = np.repeat(np.maximum.reduceat(hi, starts), tile)[:pixels]
+    per_pixel = reads.lo.size // pixels
+    return ReadMap(np.repeat(tile_lo, per_pixel), np.repeat(tile_hi, per_pixel), reads.reversible)
+
+
 def pack_depthwise_filter_dsp(filt: np.ndarray) -> np.ndarray:
     """DEPTHWISE_CONV_2D weights [1, kh, kw, out_c] as the Arm DSP fast path streams them: per group
-    of 4 channels, each tap's 4 weights, taps in row-major order."""
-    taps = filt.reshape(-1, filt.shape[-1])  # [tap, channel]
+    of 4 channels, each tap's weights widened to two words of int16 pairs, (w0 | w2 << 16) then
+    (w1 | w3 << 16), taps in row-major order (int32 values)."""
+    taps = filt.reshape(-1, filt.shape[-1]).astype(np.int64)  # [tap, channel]
     groups = taps.shape[1] // 4
-    return taps.reshape(taps.shape[0], groups, 4).transpose(1, 0, 2).reshape(-1).astype(np.int8)
+    quads = taps.reshape(taps.shape[0], groups, 4).transpose(1, 0, 2)  # [group, tap, 4]
+    lo, hi = quads[..., [0, 1]] & 0xFFFF, quads[..., [2, 3]] & 0xFFFF
+    words = lo | (hi << 16)
+    return np.where(words >= 1 << 31, words - (1 << 32), words).reshape(-1).astype(np.int32)
 
 
 def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
@@ -360,8 +414,12 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
         filt_index = low.op.inputs[1]
         filt = graph.tensors[filt_index].data
         assert filt is not None
-        low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_depthwise_filter_dsp(np.asarray(filt)).tolist())]
-        low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
+        low.arrays = [*low.arrays, ("filter_dsp", "int32_t", pack_depthwise_filter_dsp(np.asarray(filt)).tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "(const int8_t *){a_filter_dsp}")
+        params = dict(low.params)
+        pixels = int(params["batches"]) * int(params["out_h"]) * int(params["out_w"])
+        tile = dsp_depthwise_tile(int(params["filter_h"]) * int(params["filter_w"]))
+        low.reads = {**low.reads, 0: tile_reads(low.reads[0], pixels, tile)}
     return low
 
 

@@ -119,9 +119,16 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
 /* Requantize, offset, clamp and store output channel `oc` of both pixels (out_b NULL: one pixel). */
 EK_INLINE void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
                              const int8_t *shift, int8_t *out_a, int8_t *out_b) {
-    const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
-    const int32_t ra = ek_requant_apply(&q, sa) + p->output_offset;
-    const int32_t rb = ek_requant_apply(&q, sb) + p->output_offset;
+    int32_t ra, rb;
+    if (p->requant_fast) {
+        const ek_rq_fast_t q = ek_rq_fast_setup(multiplier[oc], shift[oc], p->output_offset);
+        ra = ek_rq_fast(sa, q.multiplier, q.right, q.round);
+        rb = ek_rq_fast(sb, q.multiplier, q.right, q.round);
+    } else {
+        const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
+        ra = ek_requant_apply(&q, sa) + p->output_offset;
+        rb = ek_requant_apply(&q, sb) + p->output_offset;
+    }
     if (ek_full_range(p->act_min, p->act_max)) {
         out_a[oc] = ek_sat_s8(ra);
         if (out_b != NULL) {

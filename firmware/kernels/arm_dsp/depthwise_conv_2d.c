@@ -2,18 +2,22 @@
  * reference/depthwise_conv_2d.c, with the same results bit for bit.
  *
  * Fast path (EK_DW_FAST: depth multiplier 1 or 4k, channels a multiple of 4, up to EK_DW_MAX_TAPS taps):
- * four neighbouring channels share one 32-bit load of input (with a multiplier 4k: one input byte,
- * duplicated into both halfwords with PKHBT) and of weights per filter tap; SXTAB16
- * widens the input and adds the offset, SXTB16 widens the weights, SMLABB/SMLATT multiply the even and
- * odd lanes (10 instructions for 4 MACs). Per output pixel a table holds each tap's input pixel; a tap
- * in the padding points at a row of input zero points in `scratch` instead, which contributes
- * (zero point + input offset) x w = 0, so border pixels take the same unrolled code as the interior.
- * The weights come packed by the generator (engine_ops.pack_depthwise_filter_dsp): per group of 4
- * channels, each tap's 4 weights in tap order. Other shapes take the scalar path, reference layout.
+ * the output pixels go in tiles of EK_DW_TILE consecutive pixels. For each tile a table holds every
+ * pixel's tap pointers (a tap in the padding points at a row of input zero points in `scratch`, which
+ * contributes (zero point + input offset) x w = 0, so border pixels take the same code as the
+ * interior); then each group of 4 channels runs over the tile's pixels, its weights, bias and
+ * requantization fetched once per tile instead of once per pixel. Per tap and 4 channels: one 32-bit
+ * load of input (with a multiplier 4k: one byte, duplicated into both halfwords), SXTAB16 to widen it
+ * and add the offset, two words of weights the generator widened to int16 pairs (engine_ops.
+ * pack_depthwise_filter_dsp: (w0, w2), (w1, w3) per tap), SMLABB/SMLATT for the even and odd lanes; a
+ * 3x3 filter is one block of assembly. Layers whose `requant_fast` the generator set requantize with
+ * ek_rq_fast. Other shapes take the scalar path, reference layout.
  *
- * Write order: a group of channels of one pixel is written after all its inputs have been read, and
- * pixels and groups follow the reference order (reversed when `reverse` is set), so the planner's
- * in-place overlaps stay safe. */
+ * Write order: a tile's outputs are written group by group, pixel by pixel, after its last group's
+ * inputs were read only for the tile's last (first, reversed) output; the generator tells the planner
+ * that every output of a tile reads the whole tile's window (engine_ops.adapt_for_family), and the
+ * last output written is the tile's last in flat order (first when reversed), so the planner's
+ * in-place overlaps stay safe. Tiles are the same in both directions: [k EK_DW_TILE, (k + 1) EK_DW_TILE). */
 #include <string.h>
 
 #include "ek_dsp.h"
@@ -24,137 +28,9 @@ typedef struct {
     int32_t in_y0, in_x0, fy_start, fy_end, fx_start, fx_end;
 } window_t;
 
-EK_INLINE int32_t requant_raw(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
-    const ek_requant_t q = ek_requant_setup(mult, shift);
-    return ek_requant_apply(&q, acc) + p->output_offset;
-}
-
 EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_params_t *p) {
-    return ek_clamp_s8(requant_raw(acc, mult, shift, p), p->act_min, p->act_max);
-}
-
-/* One filter tap for 4 channels: input bytes at in + c, weights at f (advanced by 4). On a DSP core one
- * asm block: written with intrinsics, gcc hoists the loads of all unrolled taps ahead of the MACs and
- * spills them to the stack. */
-#if EK_HAS_DSP && defined(__GNUC__)
-#define EK_DW_TAP(in, c, f)                                                                      \
-    do {                                                                                         \
-        uint32_t x_, w_, x02_, w02_;                                                             \
-        __asm__("ldr %[x], [%[pin], %[pc]]\n\t"                                                  \
-                "ldr %[w], [%[pf]], #4\n\t"                                                      \
-                "sxtab16 %[x02], %[off], %[x]\n\t"                                               \
-                "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                         \
-                "sxtb16 %[w02], %[w]\n\t"                                                        \
-                "sxtb16 %[w], %[w], ror #8\n\t"                                                  \
-                "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                        \
-                "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                        \
-                "smlabb %[s1], %[w], %[x], %[s1]\n\t"                                            \
-                "smlatt %[s3], %[w], %[x], %[s3]"                                                 \
-                : [x] "=&r"(x_), [w] "=&r"(w_), [x02] "=&r"(x02_), [w02] "=&r"(w02_), [s0] "+r"(s0), \
-                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [pf] "+r"(f)                      \
-                : [pin] "r"(in), [pc] "r"(c), [off] "r"(offset2)                                  \
-                : "memory");                                                                     \
-    } while (0)
-/* The same for a depth multiplier that is a multiple of 4: the 4 channels read one input channel `ic`,
- * its value (offset added) in both halfwords. */
-#define EK_DW_TAP_SHARED(in, ic, f)                                                              \
-    do {                                                                                         \
-        uint32_t x_, w_, w02_;                                                                   \
-        __asm__("ldrsb %[x], [%[pin], %[pc]]\n\t"                                                \
-                "ldr %[w], [%[pf]], #4\n\t"                                                      \
-                "add %[x], %[x], %[offs]\n\t"                                                    \
-                "pkhbt %[x], %[x], %[x], lsl #16\n\t"                                            \
-                "sxtb16 %[w02], %[w]\n\t"                                                        \
-                "sxtb16 %[w], %[w], ror #8\n\t"                                                  \
-                "smlabb %[s0], %[w02], %[x], %[s0]\n\t"                                          \
-                "smlatt %[s2], %[w02], %[x], %[s2]\n\t"                                          \
-                "smlabb %[s1], %[w], %[x], %[s1]\n\t"                                            \
-                "smlatt %[s3], %[w], %[x], %[s3]"                                                 \
-                : [x] "=&r"(x_), [w] "=&r"(w_), [w02] "=&r"(w02_), [s0] "+r"(s0), [s1] "+r"(s1),     \
-                  [s2] "+r"(s2), [s3] "+r"(s3), [pf] "+r"(f)                                     \
-                : [pin] "r"(in), [pc] "r"(ic), [offs] "r"(p->input_offset)                       \
-                : "memory");                                                                     \
-    } while (0)
-#else
-#define EK_DW_TAP_SHARED(in, ic, f)                                                             \
-    do {                                                                                        \
-        const uint32_t x_ = ek_dup16((int32_t)(in)[ic] + p->input_offset);                      \
-        const uint32_t w_ = ek_load32(f);                                                       \
-        const uint32_t w02_ = ek_sxtb16(w_), w13_ = ek_sxtb16_ror8(w_);                         \
-        (f) += 4;                                                                               \
-        s0 = ek_smlabb(w02_, x_, s0);                                                           \
-        s2 = ek_smlatt(w02_, x_, s2);                                                           \
-        s1 = ek_smlabb(w13_, x_, s1);                                                           \
-        s3 = ek_smlatt(w13_, x_, s3);                                                           \
-    } while (0)
-#define EK_DW_TAP(in, c, f)                                                                     \
-    do {                                                                                        \
-        const uint32_t x_ = ek_load32((in) + (c));                                              \
-        const uint32_t w_ = ek_load32(f);                                                       \
-        const uint32_t x02_ = ek_sxtab16(offset2, x_), x13_ = ek_sxtab16_ror8(offset2, x_);     \
-        const uint32_t w02_ = ek_sxtb16(w_), w13_ = ek_sxtb16_ror8(w_);                         \
-        (f) += 4;                                                                               \
-        s0 = ek_smlabb(w02_, x02_, s0);                                                         \
-        s2 = ek_smlatt(w02_, x02_, s2);                                                         \
-        s1 = ek_smlabb(w13_, x13_, s1);                                                         \
-        s3 = ek_smlatt(w13_, x13_, s3);                                                         \
-    } while (0)
-#endif
-
-EK_INLINE void store_four(const ek_conv_params_t *p, const int32_t *bias, const int32_t *multiplier,
-                          const int8_t *shift, int32_t c, int32_t s0, int32_t s1, int32_t s2, int32_t s3,
-                          int8_t *out) {
-    if (bias != NULL) {
-        s0 += bias[c];
-        s1 += bias[c + 1];
-        s2 += bias[c + 2];
-        s3 += bias[c + 3];
-    }
-    if (ek_full_range(p->act_min, p->act_max)) {
-        out[c] = ek_sat_s8(requant_raw(s0, multiplier[c], shift[c], p));
-        out[c + 1] = ek_sat_s8(requant_raw(s1, multiplier[c + 1], shift[c + 1], p));
-        out[c + 2] = ek_sat_s8(requant_raw(s2, multiplier[c + 2], shift[c + 2], p));
-        out[c + 3] = ek_sat_s8(requant_raw(s3, multiplier[c + 3], shift[c + 3], p));
-    } else {
-        out[c] = requant(s0, multiplier[c], shift[c], p);
-        out[c + 1] = requant(s1, multiplier[c + 1], shift[c + 1], p);
-        out[c + 2] = requant(s2, multiplier[c + 2], shift[c + 2], p);
-        out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
-    }
-}
-
-/* Fast path, channels c .. c + 3 of one pixel: `taps` holds each tap's input pixel (or the padding
- * row), `f` the group's packed weights. Nine taps (3x3) are unrolled. */
-static void four_channels_fast(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, const int8_t *f,
-                               const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int32_t c,
-                               int8_t *out) {
-    const uint32_t offset2 = ek_dup16(p->input_offset);
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    if (p->depth_multiplier != 1) {
-        /* Depth multiplier 4k: output channels c .. c + 3 all read input channel c / dm. */
-        const int32_t ic = c / p->depth_multiplier;
-        int32_t t;
-        (void)offset2;
-        for (t = 0; t < ntaps; t++) {
-            EK_DW_TAP_SHARED(taps[t], ic, f);
-        }
-    } else if (ntaps == 9) {
-        EK_DW_TAP(taps[0], c, f);
-        EK_DW_TAP(taps[1], c, f);
-        EK_DW_TAP(taps[2], c, f);
-        EK_DW_TAP(taps[3], c, f);
-        EK_DW_TAP(taps[4], c, f);
-        EK_DW_TAP(taps[5], c, f);
-        EK_DW_TAP(taps[6], c, f);
-        EK_DW_TAP(taps[7], c, f);
-        EK_DW_TAP(taps[8], c, f);
-    } else {
-        int32_t t;
-        for (t = 0; t < ntaps; t++) {
-            EK_DW_TAP(taps[t], c, f);
-        }
-    }
-    store_four(p, bias, multiplier, shift, c, s0, s1, s2, s3, out);
+    const ek_requant_t q = ek_requant_setup(mult, shift);
+    return ek_clamp_s8(ek_requant_apply(&q, acc) + p->output_offset, p->act_min, p->act_max);
 }
 
 /* Output channels c .. c + 3 (depth multiplier 1), any window. */
@@ -171,14 +47,28 @@ static void four_channels(const ek_conv_params_t *p, const window_t *win, const 
         const int8_t *in_px = in_row;
         const int8_t *f_tap = filter + ((size_t)fy * p->filter_w + win->fx_start) * p->out_c + c;
         for (fx = win->fx_start; fx < win->fx_end; fx++) {
-            const int8_t *f_next = f_tap;
-            EK_DW_TAP(in_px, 0, f_next);
+            const uint32_t x = ek_load32(in_px), w = ek_load32(f_tap);
+            const uint32_t x02 = ek_sxtab16(offset2, x), x13 = ek_sxtab16_ror8(offset2, x);
+            const uint32_t w02 = ek_sxtb16(w), w13 = ek_sxtb16_ror8(w);
+            s0 = ek_smlabb(w02, x02, s0);
+            s2 = ek_smlatt(w02, x02, s2);
+            s1 = ek_smlabb(w13, x13, s1);
+            s3 = ek_smlatt(w13, x13, s3);
             in_px += col_step;
             f_tap += p->out_c;
         }
         in_row += row_step;
     }
-    store_four(p, bias, multiplier, shift, c, s0, s1, s2, s3, out);
+    if (bias != NULL) {
+        s0 += bias[c];
+        s1 += bias[c + 1];
+        s2 += bias[c + 2];
+        s3 += bias[c + 3];
+    }
+    out[c] = requant(s0, multiplier[c], shift[c], p);
+    out[c + 1] = requant(s1, multiplier[c + 1], shift[c + 1], p);
+    out[c + 2] = requant(s2, multiplier[c + 2], shift[c + 2], p);
+    out[c + 3] = requant(s3, multiplier[c + 3], shift[c + 3], p);
 }
 
 /* One output channel, any depth multiplier. */
@@ -202,51 +92,211 @@ static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const 
     return requant(acc, multiplier[oc], shift[oc], p);
 }
 
+/* The 4 sums of one pixel's channels c .. c + 3. `tp`: its tap pointers; `f`: the group's weights, 2
+ * words per tap; s[] holds the bias on entry. */
+#if EK_HAS_DSP && defined(__GNUC__)
+#define EK_DW_TAP_ASM(T, W0, W1)                                                                   \
+    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
+    "ldr %[x], [%[x], %[c]]\n\t"                                                                   \
+    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
+    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
+    "sxtab16 %[x02], %[off], %[x]\n\t"                                                             \
+    "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                                       \
+    "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                                      \
+    "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                                      \
+    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
+    "smlatt %[s3], %[w13], %[x], %[s3]\n\t"
+#endif
+
+EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int32_t shared_ic,
+                          const uint32_t *f, uint32_t offset2, int32_t input_offset, int32_t s[4]) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    int32_t t;
+    if (shared_ic >= 0) {
+        /* Depth multiplier 4k: the 4 channels read input channel shared_ic. */
+        for (t = 0; t < ntaps; t++) {
+            const uint32_t x = ek_dup16((int32_t)tp[t][shared_ic] + input_offset);
+            s0 = ek_smlabb(f[2 * t], x, s0);
+            s2 = ek_smlatt(f[2 * t], x, s2);
+            s1 = ek_smlabb(f[2 * t + 1], x, s1);
+            s3 = ek_smlatt(f[2 * t + 1], x, s3);
+        }
+    } else {
+        for (t = 0; t < ntaps; t++) {
+            const uint32_t x = ek_load32(tp[t] + c);
+            const uint32_t x02 = ek_sxtab16(offset2, x), x13 = ek_sxtab16_ror8(offset2, x);
+            s0 = ek_smlabb(f[2 * t], x02, s0);
+            s2 = ek_smlatt(f[2 * t], x02, s2);
+            s1 = ek_smlabb(f[2 * t + 1], x13, s1);
+            s3 = ek_smlatt(f[2 * t + 1], x13, s3);
+        }
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
+
+#if EK_HAS_DSP && defined(__GNUC__)
+/* tile_group for the common case, specialized: 3x3 taps, depth multiplier 1, ek_rq_fast, no clamp
+ * beyond int8. The 12 requantization values stay in locals (the stack), the sums in registers. */
+static void tile_group_3x3(const ek_conv_params_t *p, const int8_t *const *taps, int32_t n, int8_t *const *outs,
+                           const uint32_t *f, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                           int32_t c) {
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    const int32_t output_offset = p->output_offset;
+    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[c], shift[c], output_offset);
+    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[c + 1], shift[c + 1], output_offset);
+    const ek_rq_fast_t q2 = ek_rq_fast_setup(multiplier[c + 2], shift[c + 2], output_offset);
+    const ek_rq_fast_t q3 = ek_rq_fast_setup(multiplier[c + 3], shift[c + 3], output_offset);
+    const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c + 1] : 0;
+    const int32_t b2 = bias != NULL ? bias[c + 2] : 0, b3 = bias != NULL ? bias[c + 3] : 0;
+    const int32_t step = p->reverse ? -1 : 1;
+    const int8_t *const *tp = taps + (p->reverse ? (n - 1) * 9 : 0);
+    int8_t *const *op = outs + (p->reverse ? n - 1 : 0);
+    int32_t j;
+    for (j = 0; j < n; j++, tp += 9 * step, op += step) {
+        int32_t s0 = b0, s1 = b1, s2 = b2, s3 = b3;
+        uint32_t x, x02, w02, w13;
+        int8_t *out = *op + c;
+        /* Written with intrinsics, gcc hoists the loads of all nine taps and spills them. */
+        __asm__(EK_DW_TAP_ASM("0", "0", "4") EK_DW_TAP_ASM("4", "8", "12") EK_DW_TAP_ASM("8", "16", "20")
+                EK_DW_TAP_ASM("12", "24", "28") EK_DW_TAP_ASM("16", "32", "36") EK_DW_TAP_ASM("20", "40", "44")
+                EK_DW_TAP_ASM("24", "48", "52") EK_DW_TAP_ASM("28", "56", "60") EK_DW_TAP_ASM("32", "64", "68")
+                : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13), [s0] "+r"(s0),
+                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3)
+                : [tp] "r"(tp), [c] "r"(c), [f] "r"(f), [off] "r"(offset2)
+                : "memory");
+        out[0] = ek_sat_s8(ek_rq_fast(s0, q0.multiplier, q0.right, q0.round));
+        out[1] = ek_sat_s8(ek_rq_fast(s1, q1.multiplier, q1.right, q1.round));
+        out[2] = ek_sat_s8(ek_rq_fast(s2, q2.multiplier, q2.right, q2.round));
+        out[3] = ek_sat_s8(ek_rq_fast(s3, q3.multiplier, q3.right, q3.round));
+    }
+}
+#endif
+
+/* One group of 4 channels of every pixel of a tile. */
+static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, int32_t n,
+                       int8_t *const *outs, const uint32_t *f, const int32_t *bias, const int32_t *multiplier,
+                       const int8_t *shift, int32_t c) {
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    const int32_t input_offset = p->input_offset, output_offset = p->output_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int full = ek_full_range(act_min, act_max);
+    const int32_t shared_ic = p->depth_multiplier != 1 ? c / p->depth_multiplier : -1;
+    const int rev = p->reverse != 0;
+    int32_t b[4] = {0, 0, 0, 0};
+    int32_t j, k;
+    if (bias != NULL) {
+        for (k = 0; k < 4; k++) {
+            b[k] = bias[c + k];
+        }
+    }
+    if (p->requant_fast) {
+        ek_rq_fast_t q[4];
+        for (k = 0; k < 4; k++) {
+            q[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], output_offset);
+        }
+        for (j = 0; j < n; j++) {
+            const int32_t pj = rev ? n - 1 - j : j;
+            int32_t s[4];
+            int8_t *out = outs[pj] + c;
+            s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
+            pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
+            for (k = 0; k < 4; k++) {
+                const int32_t v = ek_rq_fast(s[k], q[k].multiplier, q[k].right, q[k].round);
+                out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+            }
+        }
+    } else {
+        ek_requant_t q[4];
+        for (k = 0; k < 4; k++) {
+            q[k] = ek_requant_setup(multiplier[c + k], shift[c + k]);
+        }
+        for (j = 0; j < n; j++) {
+            const int32_t pj = rev ? n - 1 - j : j;
+            int32_t s[4];
+            int8_t *out = outs[pj] + c;
+            s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
+            pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
+            for (k = 0; k < 4; k++) {
+                out[k] = ek_clamp_s8(ek_requant_apply(&q[k], s[k]) + output_offset, act_min, act_max);
+            }
+        }
+    }
+}
+
+/* The tap pointers of output pixel `flat` (batch, row, column in flat order) into tp[0 .. ntaps). */
+static int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, int32_t flat,
+                          const int32_t *offsets, const int8_t *pad_row, const int8_t **tp) {
+    const int32_t ox = flat % p->out_w;
+    const int32_t oy = (flat / p->out_w) % p->out_h;
+    const int32_t ob = flat / (p->out_w * p->out_h);
+    const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+    const int32_t ntaps = p->filter_h * p->filter_w;
+    const int8_t *in_batch = input + (size_t)ob * p->in_h * p->in_w * p->in_c;
+    int32_t fy, fx, t;
+    if (in_y0 >= 0 && in_y0 <= p->in_h - 1 - p->dilation_h * (p->filter_h - 1) && in_x0 >= 0 &&
+        in_x0 <= p->in_w - 1 - p->dilation_w * (p->filter_w - 1)) {
+        /* Wholly inside the input: one add per tap. */
+        const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
+        for (t = 0; t < ntaps; t++) {
+            tp[t] = corner + offsets[t];
+        }
+    } else {
+        t = 0;
+        for (fy = 0; fy < p->filter_h; fy++) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            for (fx = 0; fx < p->filter_w; fx++, t++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                tp[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+            }
+        }
+    }
+    return output + (size_t)flat * p->out_c;
+}
+
 static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
                       const int32_t *multiplier, const int8_t *shift, int8_t *output, int8_t *pad_row) {
     const int32_t ntaps = p->filter_h * p->filter_w;
+    const int32_t tile = EK_DW_TILE(ntaps);
     const int32_t groups = p->out_c / 4;
     const int32_t rev = p->reverse;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
-    const int8_t *taps[EK_DW_MAX_TAPS];
+    const int32_t tiles = (pixels + tile - 1) / tile;
+    const uint32_t *weights = (const uint32_t *)(const void *)filter; /* int16 pairs, 2 words per tap */
+    const int8_t *taps[EK_DW_TILE_SLOTS];
+    int8_t *outs[EK_DW_TILE_MAX];
     int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
-    /* A window wholly inside the input starts at in_y0 in [0, y_last] and in_x0 in [0, x_last]. */
-    const int32_t y_last = p->in_h - 1 - p->dilation_h * (p->filter_h - 1);
-    const int32_t x_last = p->in_w - 1 - p->dilation_w * (p->filter_w - 1);
-    ek_pixel_t q = ek_pixel_first(p);
-    int32_t i, ig, fy, fx, n = 0;
+    const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast &&
+                        ek_full_range(p->act_min, p->act_max);
+    int32_t it, j, ig, fy, fx, n = 0;
 
+    (void)special;
     memset(pad_row, (int)(int8_t)(-p->input_offset), (size_t)p->in_c);
     for (fy = 0; fy < p->filter_h; fy++) {
         for (fx = 0; fx < p->filter_w; fx++, n++) {
             offsets[n] = (p->dilation_h * fy * p->in_w + p->dilation_w * fx) * p->in_c;
         }
     }
-    for (i = 0; i < pixels; i++, ek_pixel_next(p, &q)) {
-        const int32_t in_y0 = q.y * p->stride_h - p->pad_h;
-        const int32_t in_x0 = q.x * p->stride_w - p->pad_w;
-        const int8_t *in_batch = input + (size_t)q.b * p->in_h * p->in_w * p->in_c;
-        int8_t *out = output + (size_t)ek_pixel_index(p, &q) * p->out_c;
-        n = 0;
-        if (in_y0 >= 0 && in_y0 <= y_last && in_x0 >= 0 && in_x0 <= x_last) {
-            /* Interior pixel: one add per tap. */
-            const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
-            for (n = 0; n < ntaps; n++) {
-                taps[n] = corner + offsets[n];
-            }
-        } else {
-            for (fy = 0; fy < p->filter_h; fy++) {
-                const int32_t in_y = in_y0 + p->dilation_h * fy;
-                for (fx = 0; fx < p->filter_w; fx++, n++) {
-                    const int32_t in_x = in_x0 + p->dilation_w * fx;
-                    const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                    taps[n] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
-                }
-            }
+    for (it = 0; it < tiles; it++) {
+        const int32_t first = (rev ? tiles - 1 - it : it) * tile;
+        n = pixels - first < tile ? pixels - first : tile;
+        for (j = 0; j < n; j++) {
+            outs[j] = pixel_taps(p, input, output, first + j, offsets, pad_row, taps + j * ntaps);
         }
         for (ig = 0; ig < groups; ig++) {
             const int32_t g = rev ? groups - 1 - ig : ig;
-            four_channels_fast(p, taps, ntaps, filter + (size_t)g * ntaps * 4, bias, multiplier, shift, g * 4, out);
+            const uint32_t *f = weights + (size_t)g * ntaps * 2;
+#if EK_HAS_DSP && defined(__GNUC__)
+            if (special) {
+                tile_group_3x3(p, taps, n, outs, f, bias, multiplier, shift, g * 4);
+                continue;
+            }
+#endif
+            tile_group(p, taps, ntaps, n, outs, f, bias, multiplier, shift, g * 4);
         }
     }
 }

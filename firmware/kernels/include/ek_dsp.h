@@ -92,6 +92,14 @@ EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x) { return ek_sxtab16(a
  * of 4, at most EK_DW_MAX_TAPS filter taps. Its weights are packed by the generator (engine_ops
  * mirrors this) and its scratch holds in_c bytes of the input zero point. */
 #define EK_DW_MAX_TAPS 25
+/* The fast path works on tiles of consecutive output pixels (EK_DW_TILE for a filter of `taps` taps:
+ * their tap pointers fill at most EK_DW_TILE_SLOTS slots), one group of 4 channels of every pixel of
+ * the tile after the other, so that a group's weights and requantization are fetched once per tile.
+ * engine_ops.dsp_depthwise_tile mirrors the size: the planner sees each output read the whole tile's
+ * inputs. */
+#define EK_DW_TILE_MAX 8
+#define EK_DW_TILE_SLOTS 72
+#define EK_DW_TILE(taps) (EK_DW_TILE_SLOTS / (taps) < EK_DW_TILE_MAX ? EK_DW_TILE_SLOTS / (taps) : EK_DW_TILE_MAX)
 #define EK_DW_FAST(p)                                                                          \
     (((p)->depth_multiplier == 1 || ((p)->depth_multiplier & 3) == 0) && ((p)->out_c & 3) == 0 && \
      (p)->filter_h * (p)->filter_w <= EK_DW_MAX_TAPS)
@@ -173,6 +181,43 @@ EK_INLINE int32_t ek_requant_apply(const ek_requant_t *q, int32_t x) {
     const int32_t high = (int32_t)((ab + (1LL << 30)) >> 31);
     const int32_t threshold = q->half + (int32_t)((uint32_t)high >> 31);
     return (high >> q->right) + ((high & q->mask) > threshold ? 1 : 0);
+}
+
+/* (a * b + 2^31) >> 32: SMMULR, the rounded most significant word of the product. */
+#if EK_HAS_DSP && defined(__GNUC__)
+EK_INLINE int32_t ek_smmulr(int32_t a, int32_t b) {
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#else
+EK_INLINE int32_t ek_smmulr(int32_t a, int32_t b) { return (int32_t)(((int64_t)a * b + (1LL << 31)) >> 32); }
+#endif
+
+/* The short requantization, for layers whose `requant_fast` the generator set (engine_ops.requant_fast_ok
+ * proves the conditions from the weights, bias and zero points): every channel shifts right by >= 1,
+ * and neither 2 x acc nor the rounded sum below leaves int32. Then TFLM's two roundings are
+ *   high = SRDHM(acc, M) = (acc * M + 2^30) >> 31 = (2acc * M + 2^31) >> 32   one SMMULR
+ *   RDBP(high, r)        = (high + 2^(r-1) - (high < 0)) >> r                 (ties away from zero)
+ * and the output offset joins the second as offset x 2^r before the shift (floor division by 2^r of
+ * t + k 2^r is floor(t / 2^r) + k): five instructions and the clamp per output, against a 64-bit
+ * multiply-add and a masked compare. `round` = 2^(r-1) + offset x 2^r, per channel. */
+typedef struct {
+    int32_t multiplier, right, round;
+} ek_rq_fast_t;
+
+EK_INLINE ek_rq_fast_t ek_rq_fast_setup(int32_t multiplier, int32_t shift, int32_t output_offset) {
+    ek_rq_fast_t q;
+    q.multiplier = multiplier;
+    q.right = -shift;
+    q.round = (int32_t)((1u << (q.right - 1)) + ((uint32_t)output_offset << q.right));
+    return q;
+}
+
+/* The requantized value with the output offset added, before the clamp. */
+EK_INLINE int32_t ek_rq_fast(int32_t acc, int32_t multiplier, int32_t right, int32_t round) {
+    const int32_t high = ek_smmulr(ek_wrap_shl(acc, 1), multiplier);
+    return (high + round + (high >> 31)) >> right;
 }
 
 /* Clamp written as two selects, so that gcc emits conditional moves rather than a branch. */

@@ -150,6 +150,9 @@ typedef struct {
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
     int32_t reverse; /* 1: compute the outputs from the last to the first (EK_REVERSE) */
+    /* 1: the generator proved that the optimized kernels' short requantization (ek_dsp.h ek_rq_fast)
+     * equals TFLM's for every input of this layer; the reference kernels ignore it. */
+    int32_t requant_fast;
 } ek_conv_params_t;
 
 /* First and one-past-last filter tap whose input coordinate origin + dilation * tap is inside [0, size):
