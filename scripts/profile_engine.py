@@ -36,7 +36,8 @@ def main() -> int:
     parser.add_argument("--disasm", action="store_true", help="print each listed block's instructions")
     args = parser.parse_args()
 
-    from edgekit.codegen.engine import target_kernel_family
+    from edgekit.codegen.engine import generate_engine, target_kernel_family
+    from edgekit.codegen.engine_host import write_folder
     from edgekit.emulate import cycles as cycle_model
     from edgekit.emulate.isa import disassemble
     from edgekit.emulate.plugin import build_plugin, parse_counts, read_symbols, region_map
@@ -45,8 +46,6 @@ def main() -> int:
     from edgekit.ir.analysis import analyze
     from edgekit.ir.tflite_reader import read_tflite
     from edgekit.on_board import random_inputs
-    from edgekit.codegen.engine import generate_engine
-    from edgekit.codegen.engine_host import write_folder
     from edgekit.targets import get_target
 
     path = Path(args.model) if args.model.endswith(".tflite") else MODELS_DIR / MODELS[args.model]
