@@ -332,7 +332,8 @@ def kernel_scratch_bytes(low: Lowered, family: str) -> int:
     params = dict(low.params)
     if low.kernel == "conv_2d.c":
         cols = -(-int(params["filter_h"]) * int(params["filter_w"]) * int(params["filter_in_c"]) // 4) * 4
-        rows = 2 if int(params["filter_in_c"]) % 4 == 0 else 3  # + a staging row for narrow inputs
+        # Grouped and narrow (filter_in_c % 4 != 0): + a staging row to reorder the patches.
+        rows = 3 if int(params["filter_in_c"]) % 4 and not _dsp_conv_narrow(params) else 2
         return rows * cols * 2
     if low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(params):
         return -(-int(params["in_c"]) // 4) * 4
@@ -369,6 +370,32 @@ def pack_depthwise_filter_dsp(filt: np.ndarray) -> np.ndarray:
     lo, hi = quads[..., [0, 1]] & 0xFFFF, quads[..., [2, 3]] & 0xFFFF
     words = lo | (hi << 16)
     return np.where(words >= 1 << 31, words - (1 << 32), words).reshape(-1).astype(np.int32)
+
+
+CONV_NARROW_MAX_OUT_C = 32  # EK_CONV_NARROW_MAX_OUT_C in ek_dsp.h
+
+
+def _dsp_conv_narrow(params: dict[str, Any]) -> bool:
+    """EK_CONV_NARROW: the Arm DSP CONV_2D's narrow-input path (conv_2d.c narrow_path): one group,
+    filter_in_c % 4 != 0, few output channels."""
+    fc = int(params["filter_in_c"])
+    return fc == int(params["in_c"]) and fc % 4 != 0 and int(params["out_c"]) <= CONV_NARROW_MAX_OUT_C
+
+
+def pack_conv_filter_narrow(filt: np.ndarray) -> np.ndarray:
+    """CONV_2D weights [out_c, kh, kw, in_c] for the Arm DSP narrow-input path, as int32 words of two
+    int16 taps (tap 2k in the low half): depth zero-padded to a multiple of 4; per output channel pair,
+    each 2 taps' word of the first channel then of the second; an odd last channel's words alone."""
+    out_c = filt.shape[0]
+    rows = filt.reshape(out_c, -1).astype(np.int64)
+    cols = -(-rows.shape[1] // 4) * 4
+    rows = np.pad(rows, ((0, 0), (0, cols - rows.shape[1])))
+    words = (rows[:, 0::2] & 0xFFFF) | ((rows[:, 1::2] & 0xFFFF) << 16)  # [out_c, cols / 2]
+    parts = [np.stack([words[oc], words[oc + 1]], axis=1).reshape(-1) for oc in range(0, out_c - 1, 2)]
+    if out_c % 2:
+        parts.append(words[-1])
+    packed = np.concatenate(parts)
+    return np.where(packed >= 1 << 31, packed - (1 << 32), packed).astype(np.int32)
 
 
 def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
@@ -408,8 +435,13 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
         filt = graph.tensors[filt_index].data
         assert filt is not None
         groups = int(params["in_c"]) // int(params["filter_in_c"])
-        low.arrays = [*low.arrays, ("filter_dsp", "int8_t", pack_conv_filter_dsp(np.asarray(filt), groups).tolist())]
-        low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
+        if _dsp_conv_narrow(params):
+            low.arrays = [*low.arrays, ("filter_dsp", "int32_t", pack_conv_filter_narrow(np.asarray(filt)).tolist())]
+            low.call = low.call.replace(f"{{t{filt_index}}}", "(const int8_t *){a_filter_dsp}")
+        else:
+            packed = pack_conv_filter_dsp(np.asarray(filt), groups)
+            low.arrays = [*low.arrays, ("filter_dsp", "int8_t", packed.tolist())]
+            low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
     elif family == "arm_dsp" and low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(dict(low.params)):
         filt_index = low.op.inputs[1]
         filt = graph.tensors[filt_index].data

@@ -238,6 +238,210 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
     store_channel(p, oc, s0, s1, multiplier, shift, out_a, out_b);
 }
 
+#if EK_HAS_DSP && defined(__GNUC__)
+/* Every output channel of a pixel pair, for the common case (one group, depth a multiple of 4,
+ * ek_rq_fast, no clamp beyond int8): channel_pair's loop with the requantization inline and nothing
+ * re-read from the parameter struct, so the values a channel pair needs outside the MAC loop stay in
+ * registers. Channels in pairs; an odd last one goes to channel_single. */
+static void all_channels_fast(const ek_conv_params_t *p, const int8_t *filter, int32_t depth, const int16_t *col,
+                              const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
+                              int8_t *out_b) {
+    const int32_t out_c = p->out_c;
+    const int32_t output_offset = p->output_offset;
+    const uint32_t groups = (uint32_t)(depth >> 2);
+    const int8_t *w = filter;
+    int32_t oc;
+    for (oc = 0; oc + 1 < out_c; oc += 2) {
+        int32_t s00 = bias != NULL ? bias[oc] : 0;
+        int32_t s01 = bias != NULL ? bias[oc + 1] : 0;
+        int32_t s10 = s00, s11 = s01;
+        const uint32_t *x = (const uint32_t *)(const void *)col;
+        uint32_t n = groups;
+        uint32_t t0, t1, t2, t3, t4, t5;
+        __asm__ volatile(
+            "tst %[n], #1\n\t"
+            "beq 2f\n\t"
+            EK_CONV_GROUP_ASM
+            "2:\n\t"
+            "lsrs %[n], %[n], #1\n\t"
+            "beq 3f\n"
+            "1:\n\t"
+            EK_CONV_GROUP_ASM
+            EK_CONV_GROUP_ASM
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n"
+            "3:\n"
+            : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n), [a] "+r"(s00), [b] "+r"(s01), [c] "+r"(s10), [d] "+r"(s11),
+              [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+            :
+            : "cc", "memory");
+        {
+            const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[oc], shift[oc], output_offset);
+            const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[oc + 1], shift[oc + 1], output_offset);
+            out_a[oc] = ek_sat_s8(ek_rq_fast(s00, q0.multiplier, q0.right, q0.round));
+            out_a[oc + 1] = ek_sat_s8(ek_rq_fast(s01, q1.multiplier, q1.right, q1.round));
+            out_b[oc] = ek_sat_s8(ek_rq_fast(s10, q0.multiplier, q0.right, q0.round));
+            out_b[oc + 1] = ek_sat_s8(ek_rq_fast(s11, q1.multiplier, q1.right, q1.round));
+        }
+    }
+    if (oc < out_c) {
+        channel_single(p, w, depth, col, oc, bias, multiplier, shift, out_a, out_b);
+    }
+}
+#endif
+
+/* ---- Narrow inputs (EK_CONV_NARROW): one group, filter_in_c not a multiple of 4, few output channels -
+ * First layers (1 to 3 input channels) spend most of their time building patches when the patch has to
+ * be put in SXTB16 order (with many output channels the patch is amortized, and int16 weights would
+ * cost more flash reads than they save). For them the generator widens the weights to int16 in tap order instead
+ * (engine_ops.pack_conv_filter_narrow: per channel pair and per 2 taps, a word of each channel; an odd
+ * last channel alone), so the patches stay in tap order: one row per pixel, in `scratch`, each window
+ * row that lies inside the input widened as one run. */
+
+/* n input bytes from `src`, plus the input offset, as int16 at `dst`: 4 at a time where possible. */
+static void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
+    for (; n >= 4; n -= 4, src += 4, dst += 4) {
+        const uint32_t v = ek_load32(src);
+        const uint32_t e02 = ek_sxtab16(offset2, v), e13 = ek_sxtab16_ror8(offset2, v);
+        ek_store32(dst, (e02 & 0xFFFFu) | (e13 << 16));           /* x0, x1 */
+        ek_store32(dst + 2, (e02 >> 16) | (e13 & 0xFFFF0000u));   /* x2, x3 */
+    }
+    for (; n > 0; n--) {
+        *dst++ = (int16_t)(*src++ + input_offset);
+    }
+}
+
+static void im2col_narrow(const ek_conv_params_t *p, const int8_t *input, const ek_pixel_t *pixel, int32_t cols,
+                          int16_t *row) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t in_y0 = pixel->y * p->stride_h - p->pad_h;
+    const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
+    const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c;
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    /* The window's columns are one contiguous run when undilated and wholly inside. */
+    const int run = p->dilation_w == 1 && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    int16_t *dst = row;
+    int32_t fy, fx, k;
+    for (fy = 0; fy < p->filter_h; fy++) {
+        const int32_t in_y = in_y0 + p->dilation_h * fy;
+        const int8_t *line = in_batch + (size_t)in_y * p->in_w * p->in_c;
+        if (in_y < 0 || in_y >= p->in_h) {
+            for (k = 0; k < p->filter_w * fc; k++) {
+                *dst++ = 0;
+            }
+        } else if (run) {
+            widen_run(line + (size_t)in_x0 * fc, p->filter_w * fc, dst, offset2, p->input_offset);
+            dst += p->filter_w * fc;
+        } else {
+            for (fx = 0; fx < p->filter_w; fx++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                if (in_x >= 0 && in_x < p->in_w) {
+                    widen_run(line + (size_t)in_x * fc, fc, dst, offset2, p->input_offset);
+                } else {
+                    for (k = 0; k < fc; k++) {
+                        dst[k] = 0;
+                    }
+                }
+                dst += fc;
+            }
+        }
+    }
+    while (dst < row + cols) {
+        *dst++ = 0;
+    }
+}
+
+/* Sums of channels oc, oc + 1 (w: their words, interleaved) or of oc alone (single) over both rows. */
+EK_INLINE void narrow_sums(const uint32_t *w, const uint32_t *xa, const uint32_t *xb, int32_t cols, int single,
+                           int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11) {
+    int32_t a0 = *s00, a1 = *s01, b0 = *s10, b1 = *s11;
+    int32_t k;
+    if (single) {
+        for (k = 0; k < cols; k += 2) {
+            const uint32_t w0 = *w++, pa = *xa++, pb = *xb++;
+            a0 = ek_smlad(w0, pa, a0);
+            b0 = ek_smlad(w0, pb, b0);
+        }
+    } else {
+#if EK_HAS_DSP && defined(__GNUC__)
+        uint32_t n = (uint32_t)(cols >> 2), t0, t1, t2, t3;
+        /* Per 4 taps: the two channels' 2 words and the two rows' 2 words, 8 SMLAD. */
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[t0], [%[w]], #4\n\t"
+            "ldr %[t1], [%[w]], #4\n\t"
+            "ldr %[t2], [%[xa]], #4\n\t"
+            "ldr %[t3], [%[xb]], #4\n\t"
+            "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
+            "smlad %[a1], %[t1], %[t2], %[a1]\n\t"
+            "smlad %[b0], %[t0], %[t3], %[b0]\n\t"
+            "smlad %[b1], %[t1], %[t3], %[b1]\n\t"
+            "ldr %[t0], [%[w]], #4\n\t"
+            "ldr %[t1], [%[w]], #4\n\t"
+            "ldr %[t2], [%[xa]], #4\n\t"
+            "ldr %[t3], [%[xb]], #4\n\t"
+            "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
+            "smlad %[a1], %[t1], %[t2], %[a1]\n\t"
+            "smlad %[b0], %[t0], %[t3], %[b0]\n\t"
+            "smlad %[b1], %[t1], %[t3], %[b1]\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n"
+            : [w] "+r"(w), [xa] "+r"(xa), [xb] "+r"(xb), [n] "+r"(n), [a0] "+r"(a0), [a1] "+r"(a1),
+              [b0] "+r"(b0), [b1] "+r"(b1), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3)
+            :
+            : "cc", "memory");
+#else
+        for (k = 0; k < cols; k += 2) {
+            const uint32_t w0 = w[0], w1 = w[1], pa = *xa++, pb = *xb++;
+            w += 2;
+            a0 = ek_smlad(w0, pa, a0);
+            a1 = ek_smlad(w1, pa, a1);
+            b0 = ek_smlad(w0, pb, b0);
+            b1 = ek_smlad(w1, pb, b1);
+        }
+#endif
+    }
+    *s00 = a0, *s01 = a1, *s10 = b0, *s11 = b1;
+}
+
+static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const uint32_t *filter, const int32_t *bias,
+                        const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
+    const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, p->filter_in_c);
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t out_c = p->out_c;
+    int16_t *row_a = scratch, *row_b = scratch + cols;
+    ek_pixel_t pa = ek_pixel_first(p), pb;
+    int32_t i, oc;
+    for (i = 0; i < pixels; i += 2) {
+        const int pair = i + 1 < pixels;
+        int8_t *out_a = output + (size_t)ek_pixel_index(p, &pa) * out_c;
+        int8_t *out_b = NULL;
+        const uint32_t *w = filter;
+        pb = pa;
+        if (pair) {
+            ek_pixel_next(p, &pb);
+            out_b = output + (size_t)ek_pixel_index(p, &pb) * out_c;
+        }
+        im2col_narrow(p, input, &pa, cols, row_a);
+        im2col_narrow(p, input, &pb, cols, row_b);
+        for (oc = 0; oc < out_c; oc += 2) {
+            const int single = oc + 1 == out_c;
+            int32_t s00 = bias != NULL ? bias[oc] : 0;
+            int32_t s01 = bias != NULL && !single ? bias[oc + 1] : 0;
+            int32_t s10 = s00, s11 = s01;
+            narrow_sums(w, (const uint32_t *)(const void *)row_a, (const uint32_t *)(const void *)row_b, cols,
+                        single, &s00, &s01, &s10, &s11);
+            w += single ? cols / 2 : cols;
+            store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
+            if (!single) {
+                store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
+            }
+        }
+        pa = pb;
+        ek_pixel_next(p, &pa);
+    }
+}
+
 void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
                    const int32_t *multiplier, const int8_t *shift, int8_t *output, int16_t *scratch) {
     const int32_t fc = p->filter_in_c;
@@ -249,9 +453,15 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     /* Grouped convolutions go one pixel at a time: a pair would write the second pixel's first group
      * before the first pixel's next group is read, an order the planner's overlap does not allow. */
     const int pairs = groups == 1;
+    const int fast = pairs && (depth & 3) == 0 && p->requant_fast && ek_full_range(p->act_min, p->act_max);
     int32_t i, g, oc, step;
     ek_pixel_t pa = ek_pixel_first(p), pb;
 
+    (void)fast;
+    if (EK_CONV_NARROW(p)) {
+        narrow_path(p, input, (const uint32_t *)(const void *)filter, bias, multiplier, shift, output, scratch);
+        return;
+    }
     for (i = 0; i < pixels; i += step) {
         const int pair = pairs && i + 1 < pixels;
         int8_t *out_a = output + (size_t)ek_pixel_index(p, &pa) * p->out_c;
@@ -262,6 +472,16 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
         }
         out_b = pair ? output + (size_t)ek_pixel_index(p, &pb) * p->out_c : NULL;
         step = pair ? 2 : 1;
+#if EK_HAS_DSP && defined(__GNUC__)
+        if (fast && pair) {
+            im2col(p, input, &pa, 0, cols, 0, scratch);
+            im2col(p, input, &pb, 0, cols, 1, scratch);
+            all_channels_fast(p, filter, depth, scratch, bias, multiplier, shift, out_a, out_b);
+            pa = pb;
+            ek_pixel_next(p, &pa);
+            continue;
+        }
+#endif
         for (g = 0; g < groups; g++) {
             const int32_t first = g * per_group;
             const int32_t last = first + per_group;

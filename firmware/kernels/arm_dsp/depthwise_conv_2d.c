@@ -226,23 +226,26 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
     }
 }
 
-/* The tap pointers of output pixel `flat` (batch, row, column in flat order) into tp[0 .. ntaps). */
-static int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, int32_t flat,
+/* The tap pointers of output pixel (ob, oy, ox) into tp[0 .. ntaps); returns its output. */
+static int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const ek_pixel_t *q,
                           const int32_t *offsets, const int8_t *pad_row, const int8_t **tp) {
-    const int32_t ox = flat % p->out_w;
-    const int32_t oy = (flat / p->out_w) % p->out_h;
-    const int32_t ob = flat / (p->out_w * p->out_h);
-    const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-    const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+    const int32_t in_y0 = q->y * p->stride_h - p->pad_h;
+    const int32_t in_x0 = q->x * p->stride_w - p->pad_w;
     const int32_t ntaps = p->filter_h * p->filter_w;
-    const int8_t *in_batch = input + (size_t)ob * p->in_h * p->in_w * p->in_c;
+    const int8_t *in_batch = input + (size_t)q->b * p->in_h * p->in_w * p->in_c;
     int32_t fy, fx, t;
     if (in_y0 >= 0 && in_y0 <= p->in_h - 1 - p->dilation_h * (p->filter_h - 1) && in_x0 >= 0 &&
         in_x0 <= p->in_w - 1 - p->dilation_w * (p->filter_w - 1)) {
         /* Wholly inside the input: one add per tap. */
         const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
-        for (t = 0; t < ntaps; t++) {
-            tp[t] = corner + offsets[t];
+        if (ntaps == 9) {
+            tp[0] = corner + offsets[0], tp[1] = corner + offsets[1], tp[2] = corner + offsets[2];
+            tp[3] = corner + offsets[3], tp[4] = corner + offsets[4], tp[5] = corner + offsets[5];
+            tp[6] = corner + offsets[6], tp[7] = corner + offsets[7], tp[8] = corner + offsets[8];
+        } else {
+            for (t = 0; t < ntaps; t++) {
+                tp[t] = corner + offsets[t];
+            }
         }
     } else {
         t = 0;
@@ -255,7 +258,7 @@ static int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t
             }
         }
     }
-    return output + (size_t)flat * p->out_c;
+    return output + (size_t)ek_pixel_index(p, q) * p->out_c;
 }
 
 static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -284,8 +287,20 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     for (it = 0; it < tiles; it++) {
         const int32_t first = (rev ? tiles - 1 - it : it) * tile;
         n = pixels - first < tile ? pixels - first : tile;
+        /* The tile's first pixel from its flat index, the others by stepping forward. */
+        ek_pixel_t q;
+        q.x = first % p->out_w;
+        q.y = (first / p->out_w) % p->out_h;
+        q.b = first / (p->out_w * p->out_h);
         for (j = 0; j < n; j++) {
-            outs[j] = pixel_taps(p, input, output, first + j, offsets, pad_row, taps + j * ntaps);
+            outs[j] = pixel_taps(p, input, output, &q, offsets, pad_row, taps + j * ntaps);
+            if (++q.x == p->out_w) {
+                q.x = 0;
+                if (++q.y == p->out_h) {
+                    q.y = 0;
+                    q.b++;
+                }
+            }
         }
         for (ig = 0; ig < groups; ig++) {
             const int32_t g = rev ? groups - 1 - ig : ig;

@@ -88,6 +88,12 @@ EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x) { return ek_sxtab16(a
  * The DSP CONV_2D needs 2 patches of scratch (edgekit/codegen/engine_ops.py mirrors this). */
 #define EK_CONV_COLS(h, w, c) ((((h) * (w) * (c)) + 3) & ~3)
 
+/* The Arm DSP CONV_2D's narrow-input path: one group, filter_in_c % 4 != 0, at most
+ * EK_CONV_NARROW_MAX_OUT_C output channels (engine_ops._dsp_conv_narrow mirrors this). */
+#define EK_CONV_NARROW_MAX_OUT_C 32
+#define EK_CONV_NARROW(p) \
+    ((p)->filter_in_c == (p)->in_c && ((p)->filter_in_c & 3) != 0 && (p)->out_c <= EK_CONV_NARROW_MAX_OUT_C)
+
 /* The Arm DSP DEPTHWISE_CONV_2D's fast path: depth multiplier 1 or a multiple of 4, channels a multiple
  * of 4, at most EK_DW_MAX_TAPS filter taps. Its weights are packed by the generator (engine_ops
  * mirrors this) and its scratch holds in_c bytes of the input zero point. */
