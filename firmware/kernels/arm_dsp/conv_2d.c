@@ -117,7 +117,10 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
 #endif
 
 /* Requantize, offset, clamp and store output channel `oc` of both pixels (out_b NULL: one pixel). */
-EK_INLINE void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
+#if defined(__GNUC__)
+__attribute__((noinline)) /* called from several paths: one copy of both requantizations */
+#endif
+static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
                              const int8_t *shift, int8_t *out_a, int8_t *out_b) {
     int32_t ra, rb;
     if (p->requant_fast) {
@@ -142,7 +145,19 @@ EK_INLINE void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, 
     }
 }
 
-/* Output channels oc and oc + 1 for both patches. `w`: the pair's weights as the generator packs them
+/* Channels oc, oc + 1 of both pixels with ek_rq_fast and no clamp beyond int8 (s<pixel><channel>). */
+EK_INLINE void store_pair_fast(const int32_t *multiplier, const int8_t *shift, int32_t output_offset, int32_t oc,
+                               int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a, int8_t *out_b) {
+    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[oc], shift[oc], output_offset);
+    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[oc + 1], shift[oc + 1], output_offset);
+    out_a[oc] = ek_sat_s8(ek_rq_fast(s00, q0.multiplier, q0.right, q0.round));
+    out_a[oc + 1] = ek_sat_s8(ek_rq_fast(s01, q1.multiplier, q1.right, q1.round));
+    out_b[oc] = ek_sat_s8(ek_rq_fast(s10, q0.multiplier, q0.right, q0.round));
+    out_b[oc + 1] = ek_sat_s8(ek_rq_fast(s11, q1.multiplier, q1.right, q1.round));
+}
+
+/* Output channels oc and oc + 1 for both patches, in C (grouped convolutions, lone pixels, depths that
+ * are not a multiple of 4; the common case is all_channels). `w`: the pair's weights as the generator packs them
  * (engine_ops.pack_conv_filter_dsp): per group of 4 taps, 4 bytes of oc then 4 of oc + 1; then the
  * depth % 4 last taps of oc, then those of oc + 1. */
 static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
@@ -156,34 +171,6 @@ static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t dep
     const int8_t *end = w + 2 * whole;
     int32_t k;
 
-#if EK_HAS_DSP && defined(__GNUC__)
-    {
-        uint32_t groups = (uint32_t)(whole >> 2);
-        uint32_t t0, t1, t2, t3, t4, t5;
-        /* Two groups per iteration (an odd one first). Weights with single loads (the packed array
-         * has no alignment guarantee, and LDR may be unaligned, LDRD may not); the scratch is
-         * 8-byte aligned, so the second patch's pair can be one LDRD. */
-        __asm__ volatile(
-            "tst %[n], #1\n\t"
-            "beq 2f\n\t"
-            EK_CONV_GROUP_ASM
-            "2:\n\t"
-            "lsrs %[n], %[n], #1\n\t"
-            "beq 3f\n"
-            "1:\n\t"
-            EK_CONV_GROUP_ASM
-            EK_CONV_GROUP_ASM
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n"
-            "3:\n"
-            : [w] "+r"(w), [x] "+r"(x), [n] "+r"(groups), [a] "+r"(s00), [b] "+r"(s01), [c] "+r"(s10),
-              [d] "+r"(s11), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
-              [t5] "=&r"(t5)
-            :
-            : "cc", "memory");
-        (void)end;
-    }
-#else
     while (w != end) {
         const uint32_t wa = ek_load32(w);
         const uint32_t wb = ek_load32(w + 4);
@@ -201,7 +188,6 @@ static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t dep
         s11 = ek_smlad(b02, q02, s11);
         s11 = ek_smlad(b13, q13, s11);
     }
-#endif
     for (k = whole; k < depth; k++, w++) {
         const int32_t wv0 = w[0], wv1 = w[depth - whole];
         s00 += wv0 * col[EK_SLOT(k, 0)];
@@ -239,13 +225,13 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
 }
 
 #if EK_HAS_DSP && defined(__GNUC__)
-/* Every output channel of a pixel pair, for the common case (one group, depth a multiple of 4,
- * ek_rq_fast, no clamp beyond int8): channel_pair's loop with the requantization inline and nothing
- * re-read from the parameter struct, so the values a channel pair needs outside the MAC loop stay in
- * registers. Channels in pairs; an odd last one goes to channel_single. */
-static void all_channels_fast(const ek_conv_params_t *p, const int8_t *filter, int32_t depth, const int16_t *col,
-                              const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
-                              int8_t *out_b) {
+/* Every output channel of a pixel pair, for one group whose depth is a multiple of 4: channel pairs
+ * through EK_CONV_GROUP_ASM, two groups of 4 taps per iteration (an odd one first). With `fast`
+ * (ek_rq_fast, no clamp beyond int8) the requantization is inline and nothing is re-read from the
+ * parameter struct; otherwise store_channel. An odd last channel goes to channel_single. */
+static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_t depth, const int16_t *col,
+                         const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
+                         int8_t *out_b, int fast) {
     const int32_t out_c = p->out_c;
     const int32_t output_offset = p->output_offset;
     const uint32_t groups = (uint32_t)(depth >> 2);
@@ -275,13 +261,11 @@ static void all_channels_fast(const ek_conv_params_t *p, const int8_t *filter, i
               [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
             :
             : "cc", "memory");
-        {
-            const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[oc], shift[oc], output_offset);
-            const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[oc + 1], shift[oc + 1], output_offset);
-            out_a[oc] = ek_sat_s8(ek_rq_fast(s00, q0.multiplier, q0.right, q0.round));
-            out_a[oc + 1] = ek_sat_s8(ek_rq_fast(s01, q1.multiplier, q1.right, q1.round));
-            out_b[oc] = ek_sat_s8(ek_rq_fast(s10, q0.multiplier, q0.right, q0.round));
-            out_b[oc + 1] = ek_sat_s8(ek_rq_fast(s11, q1.multiplier, q1.right, q1.round));
+        if (fast) {
+            store_pair_fast(multiplier, shift, output_offset, oc, s00, s01, s10, s11, out_a, out_b);
+        } else {
+            store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
+            store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
         }
     }
     if (oc < out_c) {
@@ -409,6 +393,8 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
     const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, p->filter_in_c);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t out_c = p->out_c;
+    const int32_t output_offset = p->output_offset;
+    const int fast = p->requant_fast && ek_full_range(p->act_min, p->act_max);
     int16_t *row_a = scratch, *row_b = scratch + cols;
     ek_pixel_t pa = ek_pixel_first(p), pb;
     int32_t i, oc;
@@ -432,6 +418,10 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
             narrow_sums(w, (const uint32_t *)(const void *)row_a, (const uint32_t *)(const void *)row_b, cols,
                         single, &s00, &s01, &s10, &s11);
             w += single ? cols / 2 : cols;
+            if (fast && pair && !single) {
+                store_pair_fast(multiplier, shift, output_offset, oc, s00, s01, s10, s11, out_a, out_b);
+                continue;
+            }
             store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
             if (!single) {
                 store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
@@ -453,11 +443,13 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     /* Grouped convolutions go one pixel at a time: a pair would write the second pixel's first group
      * before the first pixel's next group is read, an order the planner's overlap does not allow. */
     const int pairs = groups == 1;
-    const int fast = pairs && (depth & 3) == 0 && p->requant_fast && ek_full_range(p->act_min, p->act_max);
+    const int whole_groups = pairs && (depth & 3) == 0;
+    const int fast = p->requant_fast && ek_full_range(p->act_min, p->act_max);
     int32_t i, g, oc, step;
     ek_pixel_t pa = ek_pixel_first(p), pb;
 
     (void)fast;
+    (void)whole_groups;
     if (EK_CONV_NARROW(p)) {
         narrow_path(p, input, (const uint32_t *)(const void *)filter, bias, multiplier, shift, output, scratch);
         return;
@@ -473,10 +465,10 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
         out_b = pair ? output + (size_t)ek_pixel_index(p, &pb) * p->out_c : NULL;
         step = pair ? 2 : 1;
 #if EK_HAS_DSP && defined(__GNUC__)
-        if (fast && pair) {
+        if (whole_groups && pair) {
             im2col(p, input, &pa, 0, cols, 0, scratch);
             im2col(p, input, &pb, 0, cols, 1, scratch);
-            all_channels_fast(p, filter, depth, scratch, bias, multiplier, shift, out_a, out_b);
+            all_channels(p, filter, depth, scratch, bias, multiplier, shift, out_a, out_b, fast);
             pa = pb;
             ek_pixel_next(p, &pa);
             continue;
