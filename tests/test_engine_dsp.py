@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import shared_model
+from test_engine_helium import _random_graphs
+from test_engine_inplace import _Builder
 
 from edgekit.codegen.engine import build_engine, generate_engine, kernel_family, target_kernel_family
-from edgekit.codegen.engine_ops import pack_conv_filter_dsp, pack_depthwise_filter_dsp
+from edgekit.codegen.engine_ops import LOWERINGS, pack_conv_filter_dsp, pack_depthwise_filter_dsp
 from edgekit.codegen.engine_plan import check_engine_plan
+from edgekit.ir.graph import Graph
 from edgekit.ir.tflite_reader import read_tflite
 from edgekit.resources import data_dir
 from edgekit.targets import get_target
@@ -173,3 +176,106 @@ def test_dsp_on_m7_and_m33_equals_tflm(tmp_path: Path, board: str) -> None:
     run = _emulate(model, board, "arm_dsp", tmp_path, random_inputs(read_tflite(model), 2))
     assert run.equal_to_host, run.first_difference()
     assert run.equal_to_tflm is True, run.first_difference()
+
+
+def _dsp_graphs() -> list[tuple[str, Graph]]:
+    """Single ops that reach every path of the Arm DSP kernels: the randomized cases shared with the
+    Helium test, plus the depthwise 3x3 tiles (partial last tile, padding on every side, stride 2),
+    narrow-input convolutions (1 to 3 input channels, odd output channels, a lone last pixel), and layers
+    whose requantization cannot take the short path (a right shift of 0, a clamp narrower than int8)."""
+    graphs = _random_graphs()
+    rng = np.random.default_rng(11)
+    dw_cases = {
+        "dw3x3_c16_same": (5, 7, 16, 1, "SAME", 0.05, "NONE"), "dw3x3_c8_stride2": (9, 6, 8, 2, "SAME", 0.05, "RELU"),
+        "dw3x3_c12_valid": (4, 11, 12, 1, "VALID", 0.05, "RELU6"), "dw3x3_c4_shift0": (3, 3, 4, 1, "SAME", 4e-5, "NONE"),
+    }
+    for name, (h, w, c, stride, pad, out_scale, act) in dw_cases.items():
+        b = _Builder()
+        x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))
+        f = b.add((1, 3, 3, c), scale=[0.01 * (i + 1) for i in range(c)], qdim=3,
+                  data=rng.integers(-127, 128, size=(1, 3, 3, c), dtype=np.int8))
+        bias = b.add((c,), dtype="int32", scale=[0.0005] * c, data=rng.integers(-900, 900, size=c).astype(np.int32))
+        out_h = (h + stride - 1) // stride if pad == "SAME" else (h - 3) // stride + 1
+        out_w = (w + stride - 1) // stride if pad == "SAME" else (w - 3) // stride + 1
+        y = b.add((1, out_h, out_w, c), scale=out_scale, zp=int(rng.integers(-30, 30)))
+        graphs.append((name, b.graph("DEPTHWISE_CONV_2D", [x, f, bias], y, {
+            "padding": pad, "stride_h": stride, "stride_w": stride, "depth_multiplier": 1,
+            "fused_activation_function": act})))
+    conv_cases = {
+        "narrow_c3_oc7": (7, 5, 3, 7, 3, 2, "SAME", 0.2, "RELU"), "narrow_c1_oc16": (6, 6, 1, 16, 3, 1, "VALID", 0.2, "NONE"),
+        "narrow_c2_oc5_relu6": (5, 4, 2, 5, 2, 1, "SAME", 0.2, "RELU6"),
+        "wide_c1_oc40": (5, 5, 1, 40, 3, 1, "SAME", 0.2, "RELU"), "pw_c8_oc9_shift0": (3, 5, 8, 9, 1, 1, "VALID", 1e-4, "NONE"),
+    }
+    for name, (h, w, c, oc, k, stride, pad, out_scale, act) in conv_cases.items():
+        b = _Builder()
+        x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))
+        f = b.add((oc, k, k, c), scale=[0.01 * (i + 1) for i in range(oc)],
+                  data=rng.integers(-127, 128, size=(oc, k, k, c), dtype=np.int8))
+        bias = b.add((oc,), dtype="int32", scale=[0.0005] * oc, data=rng.integers(-900, 900, size=oc).astype(np.int32))
+        out_h = (h + stride - 1) // stride if pad == "SAME" else (h - k) // stride + 1
+        out_w = (w + stride - 1) // stride if pad == "SAME" else (w - k) // stride + 1
+        y = b.add((1, out_h, out_w, oc), scale=out_scale, zp=int(rng.integers(-30, 30)))
+        graphs.append((name, b.graph("CONV_2D", [x, f, bias], y, {
+            "padding": pad, "stride_h": stride, "stride_w": stride, "fused_activation_function": act})))
+    # Right shifts near 26 with a large output zero point: the offset cannot be folded (level 2); biases
+    # near 2^29 keep the outputs moving.
+    b = _Builder()
+    x = b.add((1, 3, 4, 8), zp=int(rng.integers(-30, 30)))
+    f = b.add((6, 1, 1, 8), scale=[0.01] * 6, data=rng.integers(-127, 128, size=(6, 1, 1, 8), dtype=np.int8))
+    bias = b.add((6,), dtype="int32", scale=[0.0005] * 6,
+                 data=rng.integers(-(1 << 29), 1 << 29, size=6).astype(np.int32))
+    y = b.add((1, 3, 4, 6), scale=40000.0, zp=100)
+    graphs.append(("pw_unfolded_offset", b.graph("CONV_2D", [x, f, bias], y, {
+        "padding": "VALID", "stride_h": 1, "stride_w": 1, "fused_activation_function": "NONE"})))
+    return graphs
+
+
+def test_short_requantization_is_proved_per_layer() -> None:
+    """engine_ops.requant_fast_ok: on (1, offset folded) for the usual scales, off where a channel shifts
+    left or right by 0, and off where the worst-case accumulator could overflow the doubled value; VWW's
+    deep layers (right shifts up to 31, flushed channels) take the unfolded form (2)."""
+    by_name = dict(_dsp_graphs())
+
+    def flag(graph: Graph) -> int:
+        op = graph.operators[0]
+        return int(dict(LOWERINGS[op.opcode](graph, op).params)["requant_fast"])
+
+    assert flag(by_name["dw3x3_c16_same"]) == 1 and flag(by_name["narrow_c3_oc7"]) == 1
+    assert flag(by_name["dw3x3_c4_shift0"]) == 0 and flag(by_name["pw_c8_oc9_shift0"]) == 0
+    assert flag(by_name["pw_unfolded_offset"]) == 2
+    huge = by_name["dw3x3_c16_same"]
+    bias = huge.tensors[huge.operators[0].inputs[2]]
+    bias.data = np.full_like(bias.data, 1 << 30)
+    assert flag(huge) == 0
+    for model in (KWS, VWW):
+        graph = read_tflite(shared_model(model))
+        for op in graph.operators:
+            if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+                continue
+            level = int(dict(LOWERINGS[op.opcode](graph, op).params)["requant_fast"])
+            bias = np.abs(np.asarray(graph.tensors[op.inputs[2]].data, dtype=np.int64))
+            # The only reason these models' layers miss the short path: a bias near 2^30, whose doubled
+            # accumulator could overflow (VWW's deep pointwise layers).
+            assert level in (1, 2) or bias.max() >= 1 << 29, (model, op.index, level)
+            if model == KWS:
+                assert level == 1
+
+
+@needs_emulation
+def test_random_single_ops_on_m4_equal_the_reference(tmp_path: Path) -> None:
+    """Every case in emulation on the M4 (the assembly only runs there), against the host build of the
+    reference kernels."""
+    from edgekit.codegen.engine_host import write_folder
+    from edgekit.emulate import run_firmware
+    from edgekit.firmware import build_firmware, run_host
+    from edgekit.on_board import random_inputs
+
+    target = get_target("nucleo-l4r5zi")
+    for name, graph in _dsp_graphs():
+        work = tmp_path / name
+        inputs = random_inputs(graph, 2)
+        fw = build_firmware(write_folder(generate_engine(graph, "model", "arm_dsp"), work / "engine"), target, inputs,
+                            work / "firmware")
+        result = run_firmware(fw, target)
+        host = run_host(write_folder(generate_engine(graph, "model"), work / "engine_ref"), inputs, work / "host")
+        assert result.outputs.tobytes() == host.tobytes(), name

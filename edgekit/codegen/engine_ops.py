@@ -211,12 +211,14 @@ def _broadcast_reads(bc: dict[str, Any], key: str) -> ReadMap:
 
 def requant_fast_ok(flt: Tensor, bias_index: int, graph: Graph, mults: list[tuple[int, int]], in_zp: int,
                     out_zp: int, depthwise: bool) -> int:
-    """1 when the optimized kernels may requantize this convolution with ek_rq_fast (ek_dsp.h): one
-    SMMULR of the accumulator doubled, then one rounding right shift that also adds the output offset.
-    That equals TFLM's double rounding when no channel shifts left (every right shift >= 1, hence no
-    zero multiplier) and nothing overflows int32: the doubled accumulator, and the shifted value plus
-    its rounding term and the output offset times 2^right. The accumulator's bound is the worst case
-    over every possible input: |bias| + sum |w| * max |x - zero point|."""
+    """Which short requantization (ek_dsp.h ek_rq_fast) the optimized kernels may use for this
+    convolution, proved for every possible input: 0 none, 1 with the output offset folded into the
+    rounding term, 2 with the offset added after the shift. The short form is one SMMULR of the doubled
+    accumulator and one rounding right shift; it equals TFLM's double rounding when no channel shifts
+    left or by 0 (every right shift in [1, 31]; a zero multiplier, a channel TFLM flushed, gives the
+    offset whatever its shift) and nothing overflows int32: the doubled accumulator, and the shifted
+    value plus its rounding term (plus offset x 2^right for 1). The accumulator's bound is the worst
+    case over every input: |bias| + sum |w| * max |x - zero point|."""
     weights = np.abs(np.asarray(flt.data, dtype=np.int64))
     per_channel = weights.reshape(-1, weights.shape[-1]).sum(axis=0) if depthwise else \
         weights.reshape(weights.shape[0], -1).sum(axis=1)
@@ -227,13 +229,16 @@ def requant_fast_ok(flt: Tensor, bias_index: int, graph: Graph, mults: list[tupl
         assert bias is not None
         bound = bound + np.abs(np.asarray(bias, dtype=np.int64)).reshape(-1)
     limit = 1 << 31
+    level = 1
     for acc_max, (multiplier, shift) in zip(bound.tolist(), mults, strict=True):
+        if multiplier == 0:
+            continue  # SMMULR by 0 is 0 whatever the doubled accumulator wrapped to
         right = -shift
-        if multiplier == 0 or right < 1 or right > 30:
+        if 2 * acc_max >= limit or right < 1 or right > 31 or acc_max + 2 + (1 << (right - 1)) >= limit:
             return 0
-        if 2 * acc_max >= limit or acc_max + 2 + (1 << (right - 1)) + abs(out_zp) * (1 << right) >= limit:
-            return 0
-    return 1
+        if acc_max + 2 + (1 << (right - 1)) + abs(out_zp) * (1 << right) >= limit:
+            level = 2
+    return level
 
 
 def _requant_arrays(mults: list[tuple[int, int]]) -> list[tuple[str, str, Sequence[int]]]:
@@ -429,6 +434,11 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
 
         return adapt_for_helium(graph, low)
     low.scratch_bytes = kernel_scratch_bytes(low, family)
+    if family == "arm_dsp" and low.kernel in ("conv_2d.c", "depthwise_conv_2d.c"):
+        # ek_rq_fast takes a flushed channel (multiplier 0) with a right shift of 1: 0 either way.
+        arrays = dict((suffix, values) for suffix, _, values in low.arrays)
+        shifts = [-1 if m == 0 else s for m, s in zip(arrays["mult"], arrays["shift"], strict=True)]
+        low.arrays = [(suffix, ctype, shifts if suffix == "shift" else values) for suffix, ctype, values in low.arrays]
     if family == "arm_dsp" and low.kernel == "conv_2d.c":
         params = dict(low.params)
         filt_index = low.op.inputs[1]

@@ -124,9 +124,9 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
                              const int8_t *shift, int8_t *out_a, int8_t *out_b) {
     int32_t ra, rb;
     if (p->requant_fast) {
-        const ek_rq_fast_t q = ek_rq_fast_setup(multiplier[oc], shift[oc], p->output_offset);
-        ra = ek_rq_fast(sa, q.multiplier, q.right, q.round);
-        rb = ek_rq_fast(sb, q.multiplier, q.right, q.round);
+        const ek_rq_fast_t q = ek_rq_fast_setup(multiplier[oc], shift[oc], ek_rq_folded(p));
+        ra = ek_rq_fast(sa, q.multiplier, q.right, q.round) + ek_rq_after(p);
+        rb = ek_rq_fast(sb, q.multiplier, q.right, q.round) + ek_rq_after(p);
     } else {
         const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
         ra = ek_requant_apply(&q, sa) + p->output_offset;
@@ -146,14 +146,15 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
 }
 
 /* Channels oc, oc + 1 of both pixels with ek_rq_fast and no clamp beyond int8 (s<pixel><channel>). */
-EK_INLINE void store_pair_fast(const int32_t *multiplier, const int8_t *shift, int32_t output_offset, int32_t oc,
-                               int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a, int8_t *out_b) {
-    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[oc], shift[oc], output_offset);
-    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[oc + 1], shift[oc + 1], output_offset);
-    out_a[oc] = ek_sat_s8(ek_rq_fast(s00, q0.multiplier, q0.right, q0.round));
-    out_a[oc + 1] = ek_sat_s8(ek_rq_fast(s01, q1.multiplier, q1.right, q1.round));
-    out_b[oc] = ek_sat_s8(ek_rq_fast(s10, q0.multiplier, q0.right, q0.round));
-    out_b[oc + 1] = ek_sat_s8(ek_rq_fast(s11, q1.multiplier, q1.right, q1.round));
+EK_INLINE void store_pair_fast(const int32_t *multiplier, const int8_t *shift, int32_t folded, int32_t after,
+                               int32_t oc, int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a,
+                               int8_t *out_b) {
+    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[oc], shift[oc], folded);
+    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[oc + 1], shift[oc + 1], folded);
+    out_a[oc] = ek_sat_s8(ek_rq_fast(s00, q0.multiplier, q0.right, q0.round) + after);
+    out_a[oc + 1] = ek_sat_s8(ek_rq_fast(s01, q1.multiplier, q1.right, q1.round) + after);
+    out_b[oc] = ek_sat_s8(ek_rq_fast(s10, q0.multiplier, q0.right, q0.round) + after);
+    out_b[oc + 1] = ek_sat_s8(ek_rq_fast(s11, q1.multiplier, q1.right, q1.round) + after);
 }
 
 /* Output channels oc and oc + 1 for both patches, in C (grouped convolutions, lone pixels, depths that
@@ -233,7 +234,7 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
                          const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
                          int8_t *out_b, int fast) {
     const int32_t out_c = p->out_c;
-    const int32_t output_offset = p->output_offset;
+    const int32_t folded = ek_rq_folded(p), after = ek_rq_after(p);
     const uint32_t groups = (uint32_t)(depth >> 2);
     const int8_t *w = filter;
     int32_t oc;
@@ -262,7 +263,7 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
             :
             : "cc", "memory");
         if (fast) {
-            store_pair_fast(multiplier, shift, output_offset, oc, s00, s01, s10, s11, out_a, out_b);
+            store_pair_fast(multiplier, shift, folded, after, oc, s00, s01, s10, s11, out_a, out_b);
         } else {
             store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
             store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
@@ -393,7 +394,7 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
     const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, p->filter_in_c);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t out_c = p->out_c;
-    const int32_t output_offset = p->output_offset;
+    const int32_t folded = ek_rq_folded(p), after = ek_rq_after(p);
     const int fast = p->requant_fast && ek_full_range(p->act_min, p->act_max);
     int16_t *row_a = scratch, *row_b = scratch + cols;
     ek_pixel_t pa = ek_pixel_first(p), pb;
@@ -419,7 +420,7 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
                         single, &s00, &s01, &s10, &s11);
             w += single ? cols / 2 : cols;
             if (fast && pair && !single) {
-                store_pair_fast(multiplier, shift, output_offset, oc, s00, s01, s10, s11, out_a, out_b);
+                store_pair_fast(multiplier, shift, folded, after, oc, s00, s01, s10, s11, out_a, out_b);
                 continue;
             }
             store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);

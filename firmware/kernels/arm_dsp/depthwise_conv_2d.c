@@ -138,7 +138,8 @@ EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int
 }
 
 #if EK_HAS_DSP && defined(__GNUC__)
-/* tile_group for the common case, specialized: 3x3 taps, depth multiplier 1, ek_rq_fast, no clamp
+/* tile_group for the common case, specialized: 3x3 taps, depth multiplier 1, ek_rq_fast with the
+ * offset folded (requant_fast 1), no clamp
  * beyond int8. The 12 requantization values stay in locals (the stack), the sums in registers. */
 static void tile_group_3x3(const ek_conv_params_t *p, const int8_t *const *taps, int32_t n, int8_t *const *outs,
                            const uint32_t *f, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
@@ -195,7 +196,7 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
     if (p->requant_fast) {
         ek_rq_fast_t q[4];
         for (k = 0; k < 4; k++) {
-            q[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], output_offset);
+            q[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], ek_rq_folded(p));
         }
         for (j = 0; j < n; j++) {
             const int32_t pj = rev ? n - 1 - j : j;
@@ -204,7 +205,7 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
             s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
             pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
             for (k = 0; k < 4; k++) {
-                const int32_t v = ek_rq_fast(s[k], q[k].multiplier, q[k].right, q[k].round);
+                const int32_t v = ek_rq_fast(s[k], q[k].multiplier, q[k].right, q[k].round) + ek_rq_after(p);
                 out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
             }
         }
@@ -273,7 +274,7 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int8_t *taps[EK_DW_TILE_SLOTS];
     int8_t *outs[EK_DW_TILE_MAX];
     int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
-    const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast &&
+    const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast == 1 &&
                         ek_full_range(p->act_min, p->act_max);
     int32_t it, j, ig, fy, fx, n = 0;
 

@@ -201,26 +201,35 @@ EK_INLINE int32_t ek_smmulr(int32_t a, int32_t b) { return (int32_t)(((int64_t)a
 #endif
 
 /* The short requantization, for layers whose `requant_fast` the generator set (engine_ops.requant_fast_ok
- * proves the conditions from the weights, bias and zero points): every channel shifts right by >= 1,
- * and neither 2 x acc nor the rounded sum below leaves int32. Then TFLM's two roundings are
+ * proves the conditions from the weights, bias and zero points): every channel with a non-zero
+ * multiplier shifts right by 1 to 31, and neither 2 x acc nor the rounded sum below leaves int32.
+ * Then TFLM's two roundings are
  *   high = SRDHM(acc, M) = (acc * M + 2^30) >> 31 = (2acc * M + 2^31) >> 32   one SMMULR
  *   RDBP(high, r)        = (high + 2^(r-1) - (high < 0)) >> r                 (ties away from zero)
- * and the output offset joins the second as offset x 2^r before the shift (floor division by 2^r of
- * t + k 2^r is floor(t / 2^r) + k): five instructions and the clamp per output, against a 64-bit
- * multiply-add and a masked compare. `round` = 2^(r-1) + offset x 2^r, per channel. */
+ * five instructions per output against a 64-bit multiply-add and a masked compare. With
+ * requant_fast == 1 the output offset joins the rounding term as offset x 2^r before the shift (floor
+ * division by 2^r of t + k 2^r is floor(t / 2^r) + k), so `after` is 0; with 2 (large right shifts,
+ * where offset x 2^r would overflow) it is added after the shift. A zero multiplier (a channel TFLM
+ * flushed) gives high = 0 whatever its shift: the generator gives it a shift of -1 in the Arm DSP
+ * layers' shift array (engine_ops.adapt_for_family), where it yields the offset as 0 does. */
 typedef struct {
     int32_t multiplier, right, round;
 } ek_rq_fast_t;
 
-EK_INLINE ek_rq_fast_t ek_rq_fast_setup(int32_t multiplier, int32_t shift, int32_t output_offset) {
+/* `folded`: the output offset with requant_fast 1, else 0 (the caller adds ek_rq_after once). */
+EK_INLINE ek_rq_fast_t ek_rq_fast_setup(int32_t multiplier, int32_t shift, int32_t folded) {
     ek_rq_fast_t q;
     q.multiplier = multiplier;
     q.right = -shift;
-    q.round = (int32_t)((1u << (q.right - 1)) + ((uint32_t)output_offset << q.right));
+    q.round = (int32_t)((1u << (q.right - 1)) + ((uint32_t)folded << q.right));
     return q;
 }
 
-/* The requantized value with the output offset added, before the clamp. */
+/* The offset folded into the rounding term (level 1) and the one added after the shift (level 2). */
+EK_INLINE int32_t ek_rq_folded(const ek_conv_params_t *p) { return p->requant_fast == 1 ? p->output_offset : 0; }
+EK_INLINE int32_t ek_rq_after(const ek_conv_params_t *p) { return p->requant_fast == 1 ? 0 : p->output_offset; }
+
+/* The requantized value, the output offset added when folded (level 1), before the clamp. */
 EK_INLINE int32_t ek_rq_fast(int32_t acc, int32_t multiplier, int32_t right, int32_t round) {
     const int32_t high = ek_smmulr(ek_wrap_shl(acc, 1), multiplier);
     return (high + round + (high >> 31)) >> right;
