@@ -186,8 +186,10 @@ def _dsp_graphs() -> list[tuple[str, Graph]]:
     graphs = _random_graphs()
     rng = np.random.default_rng(11)
     dw_cases = {
-        "dw3x3_c16_same": (5, 7, 16, 1, "SAME", 0.05, "NONE"), "dw3x3_c8_stride2": (9, 6, 8, 2, "SAME", 0.05, "RELU"),
-        "dw3x3_c12_valid": (4, 11, 12, 1, "VALID", 0.05, "RELU6"), "dw3x3_c4_shift0": (3, 3, 4, 1, "SAME", 4e-5, "NONE"),
+        "dw3x3_c16_same": (5, 7, 16, 1, "SAME", 0.05, "NONE"),
+        "dw3x3_c8_stride2": (9, 6, 8, 2, "SAME", 0.05, "RELU"),
+        "dw3x3_c12_valid": (4, 11, 12, 1, "VALID", 0.05, "RELU6"),
+        "dw3x3_c4_shift0": (3, 3, 4, 1, "SAME", 4e-5, "NONE"),
     }
     for name, (h, w, c, stride, pad, out_scale, act) in dw_cases.items():
         b = _Builder()
@@ -202,9 +204,11 @@ def _dsp_graphs() -> list[tuple[str, Graph]]:
             "padding": pad, "stride_h": stride, "stride_w": stride, "depth_multiplier": 1,
             "fused_activation_function": act})))
     conv_cases = {
-        "narrow_c3_oc7": (7, 5, 3, 7, 3, 2, "SAME", 0.2, "RELU"), "narrow_c1_oc16": (6, 6, 1, 16, 3, 1, "VALID", 0.2, "NONE"),
+        "narrow_c3_oc7": (7, 5, 3, 7, 3, 2, "SAME", 0.2, "RELU"),
+        "narrow_c1_oc16": (6, 6, 1, 16, 3, 1, "VALID", 0.2, "NONE"),
         "narrow_c2_oc5_relu6": (5, 4, 2, 5, 2, 1, "SAME", 0.2, "RELU6"),
-        "wide_c1_oc40": (5, 5, 1, 40, 3, 1, "SAME", 0.2, "RELU"), "pw_c8_oc9_shift0": (3, 5, 8, 9, 1, 1, "VALID", 1e-4, "NONE"),
+        "wide_c1_oc40": (5, 5, 1, 40, 3, 1, "SAME", 0.2, "RELU"),
+        "pw_c8_oc9_shift0": (3, 5, 8, 9, 1, 1, "VALID", 1e-4, "NONE"),
     }
     for name, (h, w, c, oc, k, stride, pad, out_scale, act) in conv_cases.items():
         b = _Builder()
