@@ -21,6 +21,61 @@
 /* Where patch element k of pixel `which` (0 or 1) goes: its group of 4, then the SXTB16 order. */
 #define EK_SLOT(k, which) ((((k) & ~3) << 1) | ((which) << 2) | (((k) & 1) << 1) | (((k) & 2) >> 1))
 
+/* n input bytes from `src`, plus the input offset, as int16 at `dst`: 4 at a time where possible. */
+static void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
+    for (; n >= 4; n -= 4, src += 4, dst += 4) {
+        const uint32_t v = ek_load32(src);
+        const uint32_t e02 = ek_sxtab16(offset2, v), e13 = ek_sxtab16_ror8(offset2, v);
+        ek_store32(dst, (e02 & 0xFFFFu) | (e13 << 16));           /* x0, x1 */
+        ek_store32(dst + 2, (e02 >> 16) | (e13 & 0xFFFF0000u));   /* x2, x3 */
+    }
+    for (; n > 0; n--) {
+        *dst++ = (int16_t)(*src++ + input_offset);
+    }
+}
+
+/* The patch of output pixel `pixel` (group starting at input channel `group_base`) in tap order, as
+ * int16 with the input offset, zero in the padding and up to `cols`. */
+static void im2col_linear(const ek_conv_params_t *p, const int8_t *input, const ek_pixel_t *pixel,
+                          int32_t group_base, int32_t cols, int16_t *row) {
+    const int32_t fc = p->filter_in_c;
+    const int32_t in_y0 = pixel->y * p->stride_h - p->pad_h;
+    const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
+    const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
+    const uint32_t offset2 = ek_dup16(p->input_offset);
+    /* The window's columns are one contiguous run when undilated, ungrouped and wholly inside. */
+    const int run = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    int16_t *dst = row;
+    int32_t fy, fx, k;
+    for (fy = 0; fy < p->filter_h; fy++) {
+        const int32_t in_y = in_y0 + p->dilation_h * fy;
+        const int8_t *line = in_batch + (size_t)in_y * p->in_w * p->in_c;
+        if (in_y < 0 || in_y >= p->in_h) {
+            for (k = 0; k < p->filter_w * fc; k++) {
+                *dst++ = 0;
+            }
+        } else if (run) {
+            widen_run(line + (size_t)in_x0 * p->in_c, p->filter_w * fc, dst, offset2, p->input_offset);
+            dst += p->filter_w * fc;
+        } else {
+            for (fx = 0; fx < p->filter_w; fx++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                if (in_x >= 0 && in_x < p->in_w) {
+                    widen_run(line + (size_t)in_x * p->in_c, fc, dst, offset2, p->input_offset);
+                } else {
+                    for (k = 0; k < fc; k++) {
+                        dst[k] = 0;
+                    }
+                }
+                dst += fc;
+            }
+        }
+    }
+    while (dst < row + cols) {
+        *dst++ = 0;
+    }
+}
+
 /* Widen the patch of output pixel `pixel` for the group starting at input channel `group_base`. */
 static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixel_t *pixel, int32_t group_base,
                    int32_t cols, int which, int16_t *col) {
@@ -29,53 +84,15 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
     const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
     const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
     const uint32_t offset2 = ek_dup16(p->input_offset);
-    int16_t *lin = col + 2 * cols; /* staging row, used when fc % 4 != 0 */
-    int32_t fy, fx, ic, k = 0;
+    int32_t fy, fx, k = 0;
 
-    for (fy = 0; fy < p->filter_h; fy++) {
-        const int32_t in_y = in_y0 + p->dilation_h * fy;
-        const int row_inside = in_y >= 0 && in_y < p->in_h;
-        const int8_t *row = in_batch + (size_t)(row_inside ? in_y : 0) * p->in_w * p->in_c;
-        for (fx = 0; fx < p->filter_w; fx++) {
-            const int32_t in_x = in_x0 + p->dilation_w * fx;
-            const int inside = row_inside && in_x >= 0 && in_x < p->in_w;
-            const int8_t *px = row + (size_t)(inside ? in_x : 0) * p->in_c;
-            if ((fc & 3) == 0) {
-                /* k is a multiple of 4 here: whole groups, widened 4 at a time. */
-                uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(k, which));
-                uint32_t *const end = dst + fc; /* fc / 4 groups of 4 words (2 per pixel) */
-                if (inside) {
-                    for (; dst != end; dst += 4, px += 4) {
-                        const uint32_t v = ek_load32(px);
-                        dst[0] = ek_sxtab16(offset2, v);
-                        dst[1] = ek_sxtab16_ror8(offset2, v);
-                    }
-                } else {
-                    for (; dst != end; dst += 4) {
-                        dst[0] = 0;
-                        dst[1] = 0;
-                    }
-                }
-                k += fc;
-            } else if (inside) {
-                /* Channels not a multiple of 4: in tap order into the staging row, reordered below. */
-                for (ic = 0; ic < fc; ic++) {
-                    lin[k++] = (int16_t)((int32_t)px[ic] + p->input_offset);
-                }
-            } else {
-                for (ic = 0; ic < fc; ic++) {
-                    lin[k++] = 0;
-                }
-            }
-        }
-    }
     if ((fc & 3) != 0) {
-        /* Groups of 4 from the staging row into the SXTB16 order: (x0, x2) and (x1, x3). */
+        /* Channels not a multiple of 4: in tap order into the staging row, then groups of 4 into the
+         * SXTB16 order: (x0, x2) and (x1, x3). */
+        int16_t *lin = col + 2 * cols;
         uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(0, which));
         int32_t g4;
-        for (; k < cols; k++) {
-            lin[k] = 0;
-        }
+        im2col_linear(p, input, pixel, group_base, cols, lin);
         for (g4 = 0; g4 < cols; g4 += 4) {
             const uint32_t a = ek_load32(lin + g4);     /* x0 | x1 << 16 */
             const uint32_t b = ek_load32(lin + g4 + 2); /* x2 | x3 << 16 */
@@ -83,10 +100,35 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
             dst[1] = (a >> 16) | (b & 0xFFFF0000u);
             dst += 4;
         }
-    } else {
-        for (; k < cols; k++) {
-            col[EK_SLOT(k, which)] = 0;
+        return;
+    }
+    for (fy = 0; fy < p->filter_h; fy++) {
+        const int32_t in_y = in_y0 + p->dilation_h * fy;
+        const int row_inside = in_y >= 0 && in_y < p->in_h;
+        const int8_t *row = in_batch + (size_t)(row_inside ? in_y : 0) * p->in_w * p->in_c;
+        for (fx = 0; fx < p->filter_w; fx++, k += fc) {
+            const int32_t in_x = in_x0 + p->dilation_w * fx;
+            const int inside = row_inside && in_x >= 0 && in_x < p->in_w;
+            const int8_t *px = row + (size_t)(inside ? in_x : 0) * p->in_c;
+            /* k is a multiple of 4 here: whole groups, widened 4 at a time. */
+            uint32_t *dst = (uint32_t *)(void *)(col + EK_SLOT(k, which));
+            uint32_t *const end = dst + fc; /* fc / 4 groups of 4 words (2 per pixel) */
+            if (inside) {
+                for (; dst != end; dst += 4, px += 4) {
+                    const uint32_t v = ek_load32(px);
+                    dst[0] = ek_sxtab16(offset2, v);
+                    dst[1] = ek_sxtab16_ror8(offset2, v);
+                }
+            } else {
+                for (; dst != end; dst += 4) {
+                    dst[0] = 0;
+                    dst[1] = 0;
+                }
+            }
         }
+    }
+    for (; k < cols; k++) {
+        col[EK_SLOT(k, which)] = 0;
     }
 }
 
@@ -283,59 +325,6 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
  * last channel alone), so the patches stay in tap order: one row per pixel, in `scratch`, each window
  * row that lies inside the input widened as one run. */
 
-/* n input bytes from `src`, plus the input offset, as int16 at `dst`: 4 at a time where possible. */
-static void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
-    for (; n >= 4; n -= 4, src += 4, dst += 4) {
-        const uint32_t v = ek_load32(src);
-        const uint32_t e02 = ek_sxtab16(offset2, v), e13 = ek_sxtab16_ror8(offset2, v);
-        ek_store32(dst, (e02 & 0xFFFFu) | (e13 << 16));           /* x0, x1 */
-        ek_store32(dst + 2, (e02 >> 16) | (e13 & 0xFFFF0000u));   /* x2, x3 */
-    }
-    for (; n > 0; n--) {
-        *dst++ = (int16_t)(*src++ + input_offset);
-    }
-}
-
-static void im2col_narrow(const ek_conv_params_t *p, const int8_t *input, const ek_pixel_t *pixel, int32_t cols,
-                          int16_t *row) {
-    const int32_t fc = p->filter_in_c;
-    const int32_t in_y0 = pixel->y * p->stride_h - p->pad_h;
-    const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
-    const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c;
-    const uint32_t offset2 = ek_dup16(p->input_offset);
-    /* The window's columns are one contiguous run when undilated and wholly inside. */
-    const int run = p->dilation_w == 1 && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
-    int16_t *dst = row;
-    int32_t fy, fx, k;
-    for (fy = 0; fy < p->filter_h; fy++) {
-        const int32_t in_y = in_y0 + p->dilation_h * fy;
-        const int8_t *line = in_batch + (size_t)in_y * p->in_w * p->in_c;
-        if (in_y < 0 || in_y >= p->in_h) {
-            for (k = 0; k < p->filter_w * fc; k++) {
-                *dst++ = 0;
-            }
-        } else if (run) {
-            widen_run(line + (size_t)in_x0 * fc, p->filter_w * fc, dst, offset2, p->input_offset);
-            dst += p->filter_w * fc;
-        } else {
-            for (fx = 0; fx < p->filter_w; fx++) {
-                const int32_t in_x = in_x0 + p->dilation_w * fx;
-                if (in_x >= 0 && in_x < p->in_w) {
-                    widen_run(line + (size_t)in_x * fc, fc, dst, offset2, p->input_offset);
-                } else {
-                    for (k = 0; k < fc; k++) {
-                        dst[k] = 0;
-                    }
-                }
-                dst += fc;
-            }
-        }
-    }
-    while (dst < row + cols) {
-        *dst++ = 0;
-    }
-}
-
 /* Sums of channels oc, oc + 1 (w: their words, interleaved) or of oc alone (single) over both rows. */
 EK_INLINE void narrow_sums(const uint32_t *w, const uint32_t *xa, const uint32_t *xb, int32_t cols, int single,
                            int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11) {
@@ -409,8 +398,8 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
             ek_pixel_next(p, &pb);
             out_b = output + (size_t)ek_pixel_index(p, &pb) * out_c;
         }
-        im2col_narrow(p, input, &pa, cols, row_a);
-        im2col_narrow(p, input, &pb, cols, row_b);
+        im2col_linear(p, input, &pa, 0, cols, row_a);
+        im2col_linear(p, input, &pb, 0, cols, row_b);
         for (oc = 0; oc < out_c; oc += 2) {
             const int single = oc + 1 == out_c;
             int32_t s00 = bias != NULL ? bias[oc] : 0;
