@@ -325,6 +325,19 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
  * last channel alone), so the patches stay in tap order: one row per pixel, in `scratch`, each window
  * row that lies inside the input widened as one run. */
 
+#if EK_HAS_DSP && defined(__GNUC__)
+/* Two taps of a channel pair against both rows: the two channels' words, the two rows' words, 4 SMLAD. */
+#define EK_NARROW_STEP_ASM                                                                         \
+    "ldr %[t0], [%[w]], #4\n\t"                                                                    \
+    "ldr %[t1], [%[w]], #4\n\t"                                                                    \
+    "ldr %[t2], [%[xa]], #4\n\t"                                                                   \
+    "ldr %[t3], [%[xb]], #4\n\t"                                                                   \
+    "smlad %[a0], %[t0], %[t2], %[a0]\n\t"                                                         \
+    "smlad %[a1], %[t1], %[t2], %[a1]\n\t"                                                         \
+    "smlad %[b0], %[t0], %[t3], %[b0]\n\t"                                                         \
+    "smlad %[b1], %[t1], %[t3], %[b1]\n\t"
+#endif
+
 /* Sums of channels oc, oc + 1 (w: their words, interleaved) or of oc alone (single) over both rows. */
 EK_INLINE void narrow_sums(const uint32_t *w, const uint32_t *xa, const uint32_t *xb, int32_t cols, int single,
                            int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11) {
@@ -342,22 +355,8 @@ EK_INLINE void narrow_sums(const uint32_t *w, const uint32_t *xa, const uint32_t
         /* Per 4 taps: the two channels' 2 words and the two rows' 2 words, 8 SMLAD. */
         __asm__ volatile(
             "1:\n\t"
-            "ldr %[t0], [%[w]], #4\n\t"
-            "ldr %[t1], [%[w]], #4\n\t"
-            "ldr %[t2], [%[xa]], #4\n\t"
-            "ldr %[t3], [%[xb]], #4\n\t"
-            "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
-            "smlad %[a1], %[t1], %[t2], %[a1]\n\t"
-            "smlad %[b0], %[t0], %[t3], %[b0]\n\t"
-            "smlad %[b1], %[t1], %[t3], %[b1]\n\t"
-            "ldr %[t0], [%[w]], #4\n\t"
-            "ldr %[t1], [%[w]], #4\n\t"
-            "ldr %[t2], [%[xa]], #4\n\t"
-            "ldr %[t3], [%[xb]], #4\n\t"
-            "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
-            "smlad %[a1], %[t1], %[t2], %[a1]\n\t"
-            "smlad %[b0], %[t0], %[t3], %[b0]\n\t"
-            "smlad %[b1], %[t1], %[t3], %[b1]\n\t"
+            EK_NARROW_STEP_ASM
+            EK_NARROW_STEP_ASM
             "subs %[n], %[n], #1\n\t"
             "bne 1b\n"
             : [w] "+r"(w), [xa] "+r"(xa), [xb] "+r"(xb), [n] "+r"(n), [a0] "+r"(a0), [a1] "+r"(a1),

@@ -193,36 +193,27 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
             b[k] = bias[c + k];
         }
     }
-    if (p->requant_fast) {
-        ek_rq_fast_t q[4];
+    /* The generic path: both requantizations set up, one picked per value (3x3 takes tile_group_3x3). */
+    ek_rq_fast_t qf[4];
+    ek_requant_t qs[4];
+    for (k = 0; k < 4; k++) {
+        if (p->requant_fast) {
+            qf[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], ek_rq_folded(p));
+        } else {
+            qs[k] = ek_requant_setup(multiplier[c + k], shift[c + k]);
+        }
+    }
+    for (j = 0; j < n; j++) {
+        const int32_t pj = rev ? n - 1 - j : j;
+        int32_t s[4];
+        int8_t *out = outs[pj] + c;
+        s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
+        pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
         for (k = 0; k < 4; k++) {
-            q[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], ek_rq_folded(p));
-        }
-        for (j = 0; j < n; j++) {
-            const int32_t pj = rev ? n - 1 - j : j;
-            int32_t s[4];
-            int8_t *out = outs[pj] + c;
-            s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
-            pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
-            for (k = 0; k < 4; k++) {
-                const int32_t v = ek_rq_fast(s[k], q[k].multiplier, q[k].right, q[k].round) + ek_rq_after(p);
-                out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
-            }
-        }
-    } else {
-        ek_requant_t q[4];
-        for (k = 0; k < 4; k++) {
-            q[k] = ek_requant_setup(multiplier[c + k], shift[c + k]);
-        }
-        for (j = 0; j < n; j++) {
-            const int32_t pj = rev ? n - 1 - j : j;
-            int32_t s[4];
-            int8_t *out = outs[pj] + c;
-            s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
-            pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
-            for (k = 0; k < 4; k++) {
-                out[k] = ek_clamp_s8(ek_requant_apply(&q[k], s[k]) + output_offset, act_min, act_max);
-            }
+            const int32_t v = p->requant_fast
+                                  ? ek_rq_fast(s[k], qf[k].multiplier, qf[k].right, qf[k].round) + ek_rq_after(p)
+                                  : ek_requant_apply(&qs[k], s[k]) + output_offset;
+            out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
         }
     }
 }
