@@ -5,7 +5,9 @@ What the kernels expect (firmware/kernels/include/ek_helium.h):
   with the input offset, bias'[c] = bias[c] + input_offset * sum(weights of channel c), wrapped to int32
   as the kernels' sums are, and never NULL; their inner loops are then plain int8 x int8 dot products.
 - DEPTHWISE_CONV_2D on its vector path (depth multiplier 1, at most EK_HELIUM_DW_MAX_TAPS taps) takes
-  the same table with each group's channels in even/odd order (`even_odd_order`).
+  the same table with each group's channels in even/odd order (`even_odd_order`); it computes tiles of
+  DW_TILE pixels together, so the planner sees each output read its whole tile's window; its weights
+  are packed per 8 channels, tap after tap (`pack_depthwise_filter_helium`).
 - Arena scratch: CONV_2D a few gathered input patches (`conv_chunk`), DEPTHWISE_CONV_2D a row of input zero points
   (EK_HELIUM_CONV_SCRATCH / EK_HELIUM_DW_SCRATCH).
 - CONV_2D (groups == 1) takes its weights packed per 8 output channels (`pack_conv_filter_helium`),
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.codegen.engine_ops import Lowered
+from edgekit.codegen.engine_ops import Lowered, tile_reads
 from edgekit.ir.graph import Graph
 
 DW_MAX_TAPS = 64  # EK_HELIUM_DW_MAX_TAPS in firmware/kernels/include/ek_helium.h
+DW_TILE = 2  # output pixels the Helium DEPTHWISE_CONV_2D computes together (depthwise_conv_2d.c)
 _EVEN_ODD = np.array([0, 2, 4, 6, 1, 3, 5, 7])
 
 
@@ -69,6 +72,17 @@ def even_odd_order(values: np.ndarray) -> np.ndarray:
     padded = np.zeros(-(-len(flat) // 8) * 8, dtype=np.int64)
     padded[: len(flat)] = flat
     return padded.reshape(-1, 8)[:, _EVEN_ODD].reshape(-1)
+
+
+def pack_depthwise_filter_helium(filt: np.ndarray) -> np.ndarray:
+    """DEPTHWISE_CONV_2D weights [1, kh, kw, out_c] as the Helium vector path streams them: per group of
+    8 channels (zero past out_c), each tap's 8 weights, taps in row-major order. Size: ceil(out_c / 8)
+    * 8 * kh * kw."""
+    taps = filt.reshape(-1, filt.shape[-1]).astype(np.int8)  # [tap, channel]
+    groups = -(-taps.shape[1] // 8)
+    padded = np.zeros((taps.shape[0], groups * 8), dtype=np.int8)
+    padded[:, : taps.shape[1]] = taps
+    return padded.reshape(taps.shape[0], groups, 8).transpose(1, 0, 2).reshape(-1)
 
 
 def pack_conv_filter_helium(filt: np.ndarray) -> np.ndarray:
@@ -149,4 +163,8 @@ def adapt_for_helium(graph: Graph, low: Lowered) -> Lowered:
         return low
     _set_bias(low, bias_index, pack_requant_helium(even_odd_order(folded), even_odd_order(_array(low, "mult")).tolist(),
                                                    even_odd_order(_array(low, "shift")).tolist()))
+    low.arrays = [*low.arrays, ("filter_h", "int8_t", pack_depthwise_filter_helium(filt).tolist())]
+    low.call = low.call.replace(f"{{t{op.inputs[1]}}}", "{a_filter_h}")
+    pixels = int(params["batches"]) * int(params["out_h"]) * int(params["out_w"])
+    low.reads = {**low.reads, 0: tile_reads(low.reads[0], pixels, DW_TILE)}
     return low

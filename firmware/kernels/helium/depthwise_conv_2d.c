@@ -1,114 +1,211 @@
 /* DEPTHWISE_CONV_2D, int8, per-channel requantization: the Helium (MVE) version of
  * reference/depthwise_conv_2d.c, with the same results bit for bit.
  *
- * Depth multiplier 1 (every MLPerf Tiny model): one output pixel at a time, eight channels per step.
- * Pixels whose window lies inside the image go in runs, their taps fixed offsets from the window's
- * corner (interior_run); for a border pixel a table holds each tap's input pixel, or for a tap in the
- * padding a row of input zero points kept in `scratch` (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the
- * input offset, so a padding tap must cancel its share). Per tap and 8 channels: two widening loads
- * (VLDRB.S16), VMULLB + VMULLT and two VADD (MVE has no vector-by-vector VMLA); the last group of
- * channels is tail-predicated. On this path `bias` is the generator's packed requantization table
- * (ek_helium.h EK_RQ_GROUP) with each group's lanes in the accumulators' order [c0 c2 c4 c6 c1 c3 c5 c7]
- * (engine_pack_helium.even_odd_order), and `multiplier` / `shift` are unused; in channel order (the
- * folded bias only) otherwise. Other depth multipliers, or filters with more than EK_HELIUM_DW_MAX_TAPS
- * taps, take a scalar loop with the same arithmetic.
+ * Depth multiplier 1 (every MLPerf Tiny model), up to EK_HELIUM_DW_MAX_TAPS taps: the output pixels go
+ * in tiles of two consecutive pixels, [2k, 2k + 2) in flat order. For each pixel a table holds its taps'
+ * input pointers; a tap in the padding points at a row of input zero points kept in `scratch`
+ * (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the input offset, so a
+ * padding tap must cancel its share), so border pixels take the same code as the interior. Then each
+ * group of 8 channels runs over both pixels of the tile (pair_group): per tap, one widening load of
+ * weights (VLDRB.S16) serves both pixels' input loads, VMULLB + VMULLT and two VADD each (MVE has no
+ * vector-by-vector VMLA); the group's requantization table is loaded once for both. The last group is
+ * tail-predicated, and a tile of one pixel (odd pixel count) takes one_group. On this path `bias` is the
+ * generator's packed requantization table (ek_helium.h EK_RQ_GROUP) with each group's lanes in the
+ * accumulators' order [c0 c2 c4 c6 c1 c3 c5 c7] (engine_pack_helium.even_odd_order), and `multiplier` /
+ * `shift` are unused; in channel order (the folded bias only) otherwise. Other depth multipliers, or
+ * filters with more taps, take a scalar loop with the same arithmetic.
  *
- * Write order: an output group is written after every input it reads; pixels and channel groups follow
- * the reference order (reversed when `reverse` is set). */
+ * Write order: a tile's outputs are written group by group (both pixels of a group together), after
+ * every input of that group was read for both; the generator tells the planner that every output of a
+ * tile reads the whole tile's window (engine_ops.tile_reads), so the in-place overlaps it plans stay
+ * safe. Tiles and groups follow the reference order, last to first when `reverse` is set. */
 #include <string.h>
 
 #include "ek_helium.h"
 #include "ek_kernels.h"
 
-/* Output channels c..c+count-1 (count 1..8) of one pixel, from its tap table. Per tap, 8 channels of
- * input and weights are widened to int16 as they load; VMULLB / VMULLT multiply the even and the odd
- * lanes into int32 products (exact: int8 x int8), added to one accumulator each. `rq` is the group's
- * packed requantization table in even/odd lane order (see the file comment), so the two accumulators
- * requantize with plain loads; VMOVNB / VMOVNT interleave them back into channel order. `full`
- * (count == 8, a constant where it is inlined) drops the predication. */
-EK_INLINE void channels(const int8_t *const *taps, int32_t ntaps, int32_t oc, const int8_t *filter, const int32_t *rq,
-                        const ek_hout_t *o, int32_t c, int32_t count, int full, int8_t *out) {
-    const mve_pred16_t pred = vctp16q((uint32_t)count);
-    const int8_t *w = filter + c;
-    int32x4_t even = vdupq_n_s32(0);
-    int32x4_t odd = vdupq_n_s32(0);
-    int16x8_t narrowed = vdupq_n_s16(0);
-    int32_t t;
-    for (t = 0; t < ntaps; t++) {
-        const int16x8_t x = full ? vldrbq_s16(taps[t] + c) : vldrbq_z_s16(taps[t] + c, pred);
-        const int16x8_t k = full ? vldrbq_s16(w) : vldrbq_z_s16(w, pred);
-        even = vaddq_s32(even, vmullbq_int_s16(x, k));
-        odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
-        w += oc;
+/* What the pixels of a layer share on the vector path. */
+typedef struct {
+    const int8_t *filter; /* packed: per group of 8 channels, each tap's 8 weights (zero past out_c) */
+    const int32_t *rq;    /* packed requantization, EK_RQ_GROUP per 8 channels */
+    int32_t oc, ntaps, out_offset, act_min, act_max;
+    int left;       /* some channel shifts left */
+    int full_range; /* [act_min, act_max] is all of int8: saturating narrowing clamps */
+} dw_t;
+
+/* Sums of 4 lanes of two pixels: + folded bias, TFLM's double rounding (ek_helium.h), + output offset.
+ * The table's values are loaded once for both pixels. */
+EK_INLINE void requant_two(int32x4_t *a, int32x4_t *b, const int32_t *rq, int lane, const dw_t *d) {
+    const int32x4_t bias = vldrwq_s32(rq + 24 + lane);
+    int32x4_t x = vaddq_s32(*a, bias);
+    int32x4_t y = vaddq_s32(*b, bias);
+    int32x4_t r;
+    if (d->left) {
+        const int32x4_t left = vldrwq_s32(rq + 8 + lane);
+        x = vshlq_s32(x, left);
+        y = vshlq_s32(y, left);
     }
-    narrowed = vmovnbq_s32(narrowed, ek_rq_apply(even, rq, 0, o));
-    narrowed = vmovntq_s32(narrowed, ek_rq_apply(odd, rq, 4, o));
-    if (full) {
-        vstrbq_s16(out + c, narrowed);
-    } else {
-        vstrbq_p_s16(out + c, narrowed, pred);
+    {
+        const int32x4_t mult = vldrwq_s32(rq + lane);
+        x = vqrdmulhq_s32(x, mult);
+        y = vqrdmulhq_s32(y, mult);
+    }
+    r = vldrwq_s32(rq + 16 + lane);
+    x = vrshlq_s32(vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, r), 31)), r);
+    y = vrshlq_s32(vqaddq_s32(y, vshrq_n_s32(vandq_s32(y, r), 31)), r);
+    *a = vaddq_n_s32(x, d->out_offset);
+    *b = vaddq_n_s32(y, d->out_offset);
+}
+
+/* Even and odd lanes (requantized) back in channel order, clamped, as 8 int8 in the low byte of each
+ * 16-bit lane (what VSTRB.16 stores). Full range: two saturating narrowings, no bounds in registers. */
+EK_INLINE int16x8_t narrow_clamp(int32x4_t even, int32x4_t odd, const dw_t *d) {
+    /* Every lane of `n` is written by the two narrowings; the odd bytes of the last one are not stored. */
+    int16x8_t n = vuninitializedq_s16();
+    if (d->full_range) {
+        n = vqmovnbq_s32(n, even);
+        n = vqmovntq_s32(n, odd);
+        return vreinterpretq_s16_s8(vqmovnbq_s16(vuninitializedq_s8(), n));
+    }
+    even = vminq_s32(vmaxq_s32(even, vdupq_n_s32(d->act_min)), vdupq_n_s32(d->act_max));
+    odd = vminq_s32(vmaxq_s32(odd, vdupq_n_s32(d->act_min)), vdupq_n_s32(d->act_max));
+    n = vmovnbq_s32(n, even);
+    return vmovntq_s32(n, odd);
+}
+
+/* The `groups` whole groups of 8 channels of both pixels of a tile, from group 0 (last first when
+ * `rev`). Per tap, in assembly so that the order stays as written: the two pixels' input pointers
+ * (scalar), then vector memory and arithmetic instructions alternating (beat overlap); the weights
+ * stream with a post-incremented load (8 per tap, packed on the host). Registers: the weights, one
+ * input, two products and four accumulators are all eight Q registers. */
+static __attribute__((noinline)) void pair_tile(const dw_t *d, const int8_t *const *ta, const int8_t *const *tb,
+                                                int32_t groups, int rev, int8_t *out_a, int8_t *out_b) {
+    const int32_t steps = d->ntaps - 1;
+    int32_t ig;
+    for (ig = 0; ig < groups; ig++) {
+        const int32_t g = EK_REVERSE(ig, groups, rev);
+        const int32_t c = g * 8;
+        const int32_t *rq = d->rq + (size_t)g * EK_RQ_GROUP;
+        const int8_t *w = d->filter + (size_t)g * d->ntaps * 8;
+        const int8_t *const *pa = ta;
+        const int8_t *const *pb = tb;
+        const int8_t *ra, *rb;
+        int32x4_t ea = vdupq_n_s32(0), oa = vdupq_n_s32(0), eb = vdupq_n_s32(0), ob = vdupq_n_s32(0);
+        int32x4_t lo, hi;
+        int16x8_t k = vldrbq_s16(w);
+        int16x8_t x = vldrbq_s16(ta[0] + c);
+        __asm__ volatile(
+            "wls lr, %[steps], 2f\n\t"
+            "1:\n\t"
+            "ldr %[ra], [%[pa], #4]!\n\t"
+            "ldr %[rb], [%[pb]], #4\n\t"
+            "add %[ra], %[ra], %[c]\n\t"
+            "add %[rb], %[rb], %[c]\n\t"
+            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
+            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
+            "vldrb.s16 %q[x], [%[rb]]\n\t"
+            "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"
+            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
+            "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"
+            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
+            "vldrb.s16 %q[k], [%[w], #8]!\n\t"
+            "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"
+            "vldrb.s16 %q[x], [%[ra]]\n\t"
+            "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
+            "le lr, 1b\n\t"
+            "2:\n\t"
+            "ldr %[rb], [%[pb]]\n\t"
+            "add %[rb], %[rb], %[c]\n\t"
+            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
+            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
+            "vldrb.s16 %q[x], [%[rb]]\n\t"
+            "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"
+            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
+            "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"
+            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
+            "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"
+            "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
+            : [ea] "+w"(ea), [oa] "+w"(oa), [eb] "+w"(eb), [ob] "+w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi),
+              [x] "+w"(x), [k] "+w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
+            : [steps] "r"(steps), [c] "r"(c)
+            : "lr", "memory");
+        requant_two(&ea, &eb, rq, 0, d);
+        requant_two(&oa, &ob, rq, 4, d);
+        vstrbq_s16(out_a + c, narrow_clamp(ea, oa, d));
+        vstrbq_s16(out_b + c, narrow_clamp(eb, ob, d));
     }
 }
 
-/* What the pixels of a layer share, for runs of pixels whose windows lie inside the image. */
-typedef struct {
-    const int8_t *filter;
-    const int32_t *rq;
-    const int32_t *offsets; /* each tap's input offset from the window's corner */
-    ek_hout_t out;
-    int32_t oc, ntaps, reverse;
-} dw_t;
+/* Channels [c, c + count) (count 1..8) of one pixel; lanes past count load nothing. */
+static void one_group(const dw_t *d, const int8_t *const *taps, int32_t c, int32_t count, int8_t *out) {
+    const mve_pred16_t pred = vctp16q((uint32_t)count);
+    const int8_t *w = d->filter + (size_t)(c / 8) * d->ntaps * 8;
+    const int32_t *rq = d->rq + (size_t)(c / 8) * EK_RQ_GROUP;
+    int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
+    int32x4_t even2 = vdupq_n_s32(0), odd2 = vdupq_n_s32(0);
+    int32_t t;
+    for (t = 0; t < d->ntaps; t++, w += 8) {
+        const int16x8_t x = vldrbq_z_s16(taps[t] + c, pred);
+        const int16x8_t k = vldrbq_s16(w);
+        even = vaddq_s32(even, vmullbq_int_s16(x, k));
+        odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
+    }
+    requant_two(&even, &even2, rq, 0, d);
+    requant_two(&odd, &odd2, rq, 4, d);
+    vstrbq_p_s16(out + c, narrow_clamp(even, odd, d), pred);
+}
 
-/* `npix` pixels whose windows lie inside the image, corners corner_step apart and outputs out_step
- * apart (negative when reversed): the taps are fixed offsets from the corner, so no table is built.
- * A function of its own, so that its loop keeps its values in registers, compiled without gcc's
- * instruction scheduling so that the software-pipelined order below stays as written. */
-static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns2"))) void interior_run(const dw_t *d, const int8_t *corner, int32_t corner_step,
-                                                   int32_t npix, int8_t *out, int32_t out_step) {
-    const int32_t oc = d->oc;
-    const int32_t groups8 = (oc + 7) / 8;
-    int32_t ip, ig, t;
-    for (ip = 0; ip < npix; ip++, corner += corner_step, out += out_step) {
-        for (ig = 0; ig < groups8; ig++) {
-            const int32_t c = EK_REVERSE(ig, groups8, d->reverse) * 8;
-            const int32_t count = oc - c < 8 ? oc - c : 8;
-            const mve_pred16_t pred = vctp16q((uint32_t)count);
-            const int8_t *x = corner + c;
-            const int8_t *w = d->filter + c;
-            const int32_t *rq = d->rq + (size_t)(c / 8) * EK_RQ_GROUP;
-            int32x4_t even = vdupq_n_s32(0);
-            int32x4_t odd = vdupq_n_s32(0);
-            int16x8_t narrowed = vdupq_n_s16(0);
-            if (count == 8) {
-                /* Software-pipelined: the next tap's loads sit between this tap's multiplies and adds,
-                 * so that memory and arithmetic instructions alternate (beat overlap). */
-                int16x8_t xv = vldrbq_s16(x + d->offsets[0]);
-                int16x8_t kv = vldrbq_s16(w);
-                for (t = 1; t < d->ntaps; t++) {
-                    const int32x4_t pb = vmullbq_int_s16(xv, kv);
-                    const int32x4_t pt = vmulltq_int_s16(xv, kv);
-                    w += oc;
-                    xv = vldrbq_s16(x + d->offsets[t]);
-                    even = vaddq_s32(even, pb);
-                    kv = vldrbq_s16(w);
-                    odd = vaddq_s32(odd, pt);
-                }
-                even = vaddq_s32(even, vmullbq_int_s16(xv, kv));
-                odd = vaddq_s32(odd, vmulltq_int_s16(xv, kv));
-            } else {
-                /* The last group when out_c % 8 != 0: lanes past it load nothing. */
-                for (t = 0; t < d->ntaps; t++, w += oc) {
-                    const int16x8_t xv = vldrbq_z_s16(x + d->offsets[t], pred);
-                    const int16x8_t kv = vldrbq_z_s16(w, pred);
-                    even = vaddq_s32(even, vmullbq_int_s16(xv, kv));
-                    odd = vaddq_s32(odd, vmulltq_int_s16(xv, kv));
-                }
-            }
-            narrowed = vmovnbq_s32(narrowed, ek_rq_apply(even, rq, 0, &d->out));
-            narrowed = vmovntq_s32(narrowed, ek_rq_apply(odd, rq, 4, &d->out));
-            vstrbq_p_s16(out + c, narrowed, pred);
+/* An output pixel's coordinates. */
+typedef struct {
+    int32_t b, y, x;
+} pixel_t;
+
+/* `q` moved by `delta` pixels in flat order (|delta| <= out_w). */
+static void pixel_step(const ek_conv_params_t *p, pixel_t *q, int32_t delta) {
+    q->x += delta;
+    if (q->x >= p->out_w) {
+        q->x -= p->out_w;
+        if (++q->y == p->out_h) {
+            q->y = 0;
+            q->b++;
+        }
+    } else if (q->x < 0) {
+        q->x += p->out_w;
+        if (--q->y < 0) {
+            q->y = p->out_h - 1;
+            q->b--;
         }
     }
+}
+
+/* Pixel `q`'s tap pointers (into `taps`) and its output; taps in the padding point at `pad_row`. */
+EK_INLINE int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const pixel_t *q,
+                             const int32_t *offsets, const int8_t *pad_row, const int8_t **taps) {
+    const int32_t in_y0 = q->y * p->stride_h - p->pad_h;
+    const int32_t in_x0 = q->x * p->stride_w - p->pad_w;
+    const int8_t *in_batch = input + (size_t)q->b * p->in_h * p->in_w * p->in_c;
+    int32_t fy, fx, t = 0;
+    if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h && in_x0 >= 0 &&
+        in_x0 + p->dilation_w * (p->filter_w - 1) < p->in_w) {
+        /* Pointers are 32 bits on the core: corner + offsets, four at a time. */
+        const uint32_t corner = (uint32_t)(uintptr_t)(in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c);
+        const int32_t n = p->filter_h * p->filter_w;
+        for (t = 0; t < n; t += 4) {
+            const mve_pred16_t pred = vctp32q((uint32_t)(n - t));
+            const uint32x4_t off = vldrwq_z_u32((const uint32_t *)(const void *)(offsets + t), pred);
+            vstrwq_p_u32((uint32_t *)(void *)(taps + t), vaddq_n_u32(off, corner), pred);
+        }
+    } else {
+        for (fy = 0; fy < p->filter_h; fy++) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            for (fx = 0; fx < p->filter_w; fx++, t++) {
+                const int32_t in_x = in_x0 + p->dilation_w * fx;
+                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                taps[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+            }
+        }
+    }
+    return output + (((size_t)q->b * p->out_h + q->y) * p->out_w + q->x) * p->out_c;
 }
 
 /* Any depth multiplier: the reference loop over every tap, padding taps reading the zero point. */
@@ -136,83 +233,93 @@ static void scalar_pixel(const ek_conv_params_t *p, const int8_t *in_batch, int3
     }
 }
 
+static void scalar_path(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                        const int32_t *multiplier, const int8_t *shift, int8_t *output) {
+    int32_t ib, iy, ix;
+    for (ib = 0; ib < p->batches; ib++) {
+        const int32_t b = EK_REVERSE(ib, p->batches, p->reverse);
+        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+        for (iy = 0; iy < p->out_h; iy++) {
+            const int32_t oy = EK_REVERSE(iy, p->out_h, p->reverse);
+            for (ix = 0; ix < p->out_w; ix++) {
+                const int32_t ox = EK_REVERSE(ix, p->out_w, p->reverse);
+                scalar_pixel(p, in_batch, oy * p->stride_h - p->pad_h, ox * p->stride_w - p->pad_w, filter, bias,
+                             multiplier, shift, output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c);
+            }
+        }
+    }
+}
+
 void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                              const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
                              int8_t *scratch) {
     const int32_t oc = p->out_c;
     const int32_t ntaps = p->filter_h * p->filter_w;
     const int32_t rev = p->reverse;
-    const int vector = p->depth_multiplier == 1 && ntaps <= EK_HELIUM_DW_MAX_TAPS;
-    const ek_hout_t o = ek_hout(p->output_offset, p->act_min, p->act_max);
-    const int8_t *taps[EK_HELIUM_DW_MAX_TAPS];
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t tiles = (pixels + 1) / 2;
+    const int32_t groups = (oc + 7) / 8;
+    const int32_t whole = oc / 8;
+    const int32_t tail = oc % 8;
+    const int8_t *taps[2][EK_HELIUM_DW_MAX_TAPS];
     int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
-    /* Output columns whose windows lie inside the image's width: [ox_lo, ox_hi). */
-    const int32_t last_x = p->in_w - 1 - p->dilation_w * (p->filter_w - 1) + p->pad_w;
-    const int32_t ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
-    const int32_t ox_hi = last_x < 0 ? 0 : (last_x / p->stride_w + 1 < p->out_w ? last_x / p->stride_w + 1 : p->out_w);
     dw_t d;
-    int32_t ib, iy, ix, fy, fx, c;
+    pixel_t q;
+    int32_t it, ig, fy, fx, n = 0;
 
+    if (p->depth_multiplier != 1 || ntaps > EK_HELIUM_DW_MAX_TAPS) {
+        scalar_path(p, input, filter, bias, multiplier, shift, output);
+        return;
+    }
     d.filter = filter;
     d.rq = bias;
-    d.offsets = offsets;
-    d.out = o;
     d.oc = oc;
     d.ntaps = ntaps;
-    d.reverse = rev;
-
-    if (vector) {
-        memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
-        for (fy = 0; fy < p->filter_h; fy++) {
-            for (fx = 0; fx < p->filter_w; fx++) {
-                offsets[fy * p->filter_w + fx] = (fy * p->dilation_h * p->in_w + fx * p->dilation_w) * p->in_c;
-            }
+    d.out_offset = p->output_offset;
+    d.act_min = p->act_min;
+    d.act_max = p->act_max;
+    d.full_range = p->act_min == -128 && p->act_max == 127;
+    d.left = 0;
+    for (ig = 0; ig < groups; ig++) {
+        for (n = 0; n < 8; n++) {
+            d.left |= bias[(size_t)ig * EK_RQ_GROUP + 8 + n] != 0;
         }
     }
-    for (ib = 0; ib < p->batches; ib++) {
-        const int32_t b = EK_REVERSE(ib, p->batches, rev);
-        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * p->in_c;
-        for (iy = 0; iy < p->out_h; iy++) {
-            const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
-            const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-            const int rows_inside = in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h;
-            for (ix = 0; ix < p->out_w; ix++) {
-                const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
-                const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * oc;
-                int32_t t = 0;
-                if (!vector) {
-                    scalar_pixel(p, in_batch, in_y0, in_x0, filter, bias, multiplier, shift, out);
-                    continue;
-                }
-                if (rows_inside && ox >= ox_lo && ox < ox_hi) {
-                    /* The run of pixels whose windows are inside, in the order of the loop, in one call. */
-                    const int32_t npix = rev ? ox - ox_lo + 1 : ox_hi - ox;
-                    interior_run(&d, in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c,
-                                 (rev ? -1 : 1) * p->stride_w * p->in_c, npix, out, (rev ? -1 : 1) * oc);
-                    ix += npix - 1;
-                    continue;
-                }
-                {
-                    for (fy = 0; fy < p->filter_h; fy++) {
-                        const int32_t in_y = in_y0 + p->dilation_h * fy;
-                        for (fx = 0; fx < p->filter_w; fx++, t++) {
-                            const int32_t in_x = in_x0 + p->dilation_w * fx;
-                            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                            taps[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : scratch;
-                        }
-                    }
-                }
-                /* Groups of 8 channels from channel 0; reversed, the same groups last to first. */
-                for (c = 0; c < oc; c += 8) {
-                    const int32_t g = rev ? ((oc - 1) / 8 - c / 8) * 8 : c;
-                    const int32_t *rq = bias + (size_t)(g / 8) * EK_RQ_GROUP;
-                    if (oc - g >= 8) {
-                        channels(taps, ntaps, oc, filter, rq, &o, g, 8, 1, out);
-                    } else {
-                        channels(taps, ntaps, oc, filter, rq, &o, g, oc - g, 0, out);
-                    }
-                }
+    memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
+    n = 0;
+    for (fy = 0; fy < p->filter_h; fy++) {
+        for (fx = 0; fx < p->filter_w; fx++, n++) {
+            offsets[n] = (fy * p->dilation_h * p->in_w + fx * p->dilation_w) * p->in_c;
+        }
+    }
+    /* The first tile's first pixel; each next tile's is two pixels on (back when reversed). */
+    {
+        const int32_t first = rev ? (tiles - 1) * 2 : 0;
+        q.x = first % p->out_w;
+        q.y = (first / p->out_w) % p->out_h;
+        q.b = first / (p->out_w * p->out_h);
+    }
+    for (it = 0; it < tiles; it++, pixel_step(p, &q, rev ? -2 : 2)) {
+        const int32_t first = EK_REVERSE(it, tiles, rev) * 2;
+        int8_t *out_a = pixel_taps(p, input, output, &q, offsets, scratch, taps[0]);
+        if (first + 1 < pixels) {
+            pixel_t qb = q;
+            int8_t *out_b;
+            pixel_step(p, &qb, 1);
+            out_b = pixel_taps(p, input, output, &qb, offsets, scratch, taps[1]);
+            if (tail != 0 && rev) {
+                one_group(&d, taps[0], whole * 8, tail, out_a);
+                one_group(&d, taps[1], whole * 8, tail, out_b);
+            }
+            pair_tile(&d, taps[0], taps[1], whole, rev, out_a, out_b);
+            if (tail != 0 && !rev) {
+                one_group(&d, taps[0], whole * 8, tail, out_a);
+                one_group(&d, taps[1], whole * 8, tail, out_b);
+            }
+        } else {
+            for (ig = 0; ig < groups; ig++) {
+                const int32_t c = EK_REVERSE(ig, groups, rev) * 8;
+                one_group(&d, taps[0], c, oc - c < 8 ? oc - c : 8, out_a);
             }
         }
     }
