@@ -6,7 +6,7 @@ What the kernels expect (firmware/kernels/include/ek_helium.h):
   as the kernels' sums are, and never NULL; their inner loops are then plain int8 x int8 dot products.
 - DEPTHWISE_CONV_2D on its vector path (depth multiplier 1, at most EK_HELIUM_DW_MAX_TAPS taps) takes
   the same table with each group's channels in even/odd order (`even_odd_order`); it computes tiles of
-  DW_TILE pixels together, so the planner sees each output read its whole tile's window; its weights
+  dw_tile pixels together, so the planner sees each output read its whole tile's window; its weights
   are packed per 8 channels, tap after tap (`pack_depthwise_filter_helium`).
 - Arena scratch: CONV_2D a few gathered input patches (`conv_chunk`), DEPTHWISE_CONV_2D a row of input zero points
   (EK_HELIUM_CONV_SCRATCH / EK_HELIUM_DW_SCRATCH).
@@ -24,7 +24,12 @@ from edgekit.codegen.engine_ops import Lowered, tile_reads
 from edgekit.ir.graph import Graph
 
 DW_MAX_TAPS = 64  # EK_HELIUM_DW_MAX_TAPS in firmware/kernels/include/ek_helium.h
-DW_TILE = 2  # output pixels the Helium DEPTHWISE_CONV_2D computes together (depthwise_conv_2d.c)
+DW_SLOTS = 128  # EK_HELIUM_DW_SLOTS
+
+
+def dw_tile(taps: int) -> int:
+    """EK_HELIUM_DW_TILE: output pixels the Helium DEPTHWISE_CONV_2D computes together."""
+    return 8 if DW_SLOTS // taps >= 8 else (DW_SLOTS // taps) & ~1
 _EVEN_ODD = np.array([0, 2, 4, 6, 1, 3, 5, 7])
 
 
@@ -166,5 +171,6 @@ def adapt_for_helium(graph: Graph, low: Lowered) -> Lowered:
     low.arrays = [*low.arrays, ("filter_h", "int8_t", pack_depthwise_filter_helium(filt).tolist())]
     low.call = low.call.replace(f"{{t{op.inputs[1]}}}", "{a_filter_h}")
     pixels = int(params["batches"]) * int(params["out_h"]) * int(params["out_w"])
-    low.reads = {**low.reads, 0: tile_reads(low.reads[0], pixels, DW_TILE)}
+    tile = dw_tile(int(params["filter_h"]) * int(params["filter_w"]))
+    low.reads = {**low.reads, 0: tile_reads(low.reads[0], pixels, tile)}
     return low

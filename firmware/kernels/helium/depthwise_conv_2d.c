@@ -73,34 +73,47 @@ EK_INLINE int16x8_t narrow_clamp(int32x4_t even, int32x4_t odd, const dw_t *d) {
     return vmovntq_s32(n, odd);
 }
 
-/* The `groups` whole groups of 8 channels of both pixels of a tile, from group 0 (last first when
- * `rev`). Per tap, in assembly so that the order stays as written: the two pixels' input pointers
- * (scalar), then vector memory and arithmetic instructions alternating (beat overlap); the weights
- * stream with a post-incremented load (8 per tap, packed on the host). Registers: the weights, one
- * input, two products and four accumulators are all eight Q registers. */
-static __attribute__((noinline)) void pair_tile(const dw_t *d, const int8_t *const *ta, const int8_t *const *tb,
-                                                int32_t groups, int rev, int8_t *out_a, int8_t *out_b) {
+/* An output pixel of a tile: tap t of channel c reads (const int8_t *)(base + c + table[t]). An
+ * interior pixel has its window's corner as base and the layer's tap offsets as table; a border pixel
+ * base 0 and a table of its taps' addresses (a tap in the padding: the row of zero points). */
+typedef struct {
+    uint32_t base;
+    const int32_t *table;
+    int8_t *out;
+} pix_t;
+
+EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) {
+    return (const int8_t *)(uintptr_t)(base + (uint32_t)table[t]);
+}
+
+/* Channels [8g, 8g + 8) of `pairs` pixel pairs (px[2j], px[2j + 1]). Per tap, in assembly so that the
+ * order stays as written: the two pixels' input addresses (scalar), then vector memory and arithmetic
+ * instructions alternating (beat overlap); the weights stream with a pre-incremented load (8 per tap,
+ * packed on the host). Registers: the weights, one input, two products and four accumulators are all
+ * eight Q registers. */
+static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px, int32_t pairs, int32_t g) {
     const int32_t steps = d->ntaps - 1;
-    int32_t ig;
-    for (ig = 0; ig < groups; ig++) {
-        const int32_t g = EK_REVERSE(ig, groups, rev);
-        const int32_t c = g * 8;
-        const int32_t *rq = d->rq + (size_t)g * EK_RQ_GROUP;
+    const int32_t c = g * 8;
+    const int32_t *rq = d->rq + (size_t)g * EK_RQ_GROUP;
+    int32_t j;
+    for (j = 0; j < pairs; j++, px += 2) {
         const int8_t *w = d->filter + (size_t)g * d->ntaps * 8;
-        const int8_t *const *pa = ta;
-        const int8_t *const *pb = tb;
+        const uint32_t ba = px[0].base + (uint32_t)c;
+        const uint32_t bb = px[1].base + (uint32_t)c;
+        const int32_t *pa = px[0].table;
+        const int32_t *pb = px[1].table;
         const int8_t *ra, *rb;
         int32x4_t ea = vdupq_n_s32(0), oa = vdupq_n_s32(0), eb = vdupq_n_s32(0), ob = vdupq_n_s32(0);
         int32x4_t lo, hi;
         int16x8_t k = vldrbq_s16(w);
-        int16x8_t x = vldrbq_s16(ta[0] + c);
+        int16x8_t x = vldrbq_s16(tap_ptr(ba, pa, 0));
         __asm__ volatile(
             "wls lr, %[steps], 2f\n\t"
             "1:\n\t"
             "ldr %[ra], [%[pa], #4]!\n\t"
             "ldr %[rb], [%[pb]], #4\n\t"
-            "add %[ra], %[ra], %[c]\n\t"
-            "add %[rb], %[rb], %[c]\n\t"
+            "add %[ra], %[ra], %[ba]\n\t"
+            "add %[rb], %[rb], %[bb]\n\t"
             "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
             "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
             "vldrb.s16 %q[x], [%[rb]]\n\t"
@@ -115,7 +128,7 @@ static __attribute__((noinline)) void pair_tile(const dw_t *d, const int8_t *con
             "le lr, 1b\n\t"
             "2:\n\t"
             "ldr %[rb], [%[pb]]\n\t"
-            "add %[rb], %[rb], %[c]\n\t"
+            "add %[rb], %[rb], %[bb]\n\t"
             "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
             "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
             "vldrb.s16 %q[x], [%[rb]]\n\t"
@@ -127,32 +140,33 @@ static __attribute__((noinline)) void pair_tile(const dw_t *d, const int8_t *con
             "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
             : [ea] "+w"(ea), [oa] "+w"(oa), [eb] "+w"(eb), [ob] "+w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi),
               [x] "+w"(x), [k] "+w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
-            : [steps] "r"(steps), [c] "r"(c)
+            : [steps] "r"(steps), [ba] "r"(ba), [bb] "r"(bb)
             : "lr", "memory");
         requant_two(&ea, &eb, rq, 0, d);
         requant_two(&oa, &ob, rq, 4, d);
-        vstrbq_s16(out_a + c, narrow_clamp(ea, oa, d));
-        vstrbq_s16(out_b + c, narrow_clamp(eb, ob, d));
+        vstrbq_s16(px[0].out + c, narrow_clamp(ea, oa, d));
+        vstrbq_s16(px[1].out + c, narrow_clamp(eb, ob, d));
     }
 }
 
 /* Channels [c, c + count) (count 1..8) of one pixel; lanes past count load nothing. */
-static void one_group(const dw_t *d, const int8_t *const *taps, int32_t c, int32_t count, int8_t *out) {
+static void one_group(const dw_t *d, const pix_t *px, int32_t c, int32_t count) {
     const mve_pred16_t pred = vctp16q((uint32_t)count);
     const int8_t *w = d->filter + (size_t)(c / 8) * d->ntaps * 8;
     const int32_t *rq = d->rq + (size_t)(c / 8) * EK_RQ_GROUP;
+    const uint32_t base = px->base + (uint32_t)c;
     int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
     int32x4_t even2 = vdupq_n_s32(0), odd2 = vdupq_n_s32(0);
     int32_t t;
     for (t = 0; t < d->ntaps; t++, w += 8) {
-        const int16x8_t x = vldrbq_z_s16(taps[t] + c, pred);
+        const int16x8_t x = vldrbq_z_s16(tap_ptr(base, px->table, t), pred);
         const int16x8_t k = vldrbq_s16(w);
         even = vaddq_s32(even, vmullbq_int_s16(x, k));
         odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
     }
     requant_two(&even, &even2, rq, 0, d);
     requant_two(&odd, &odd2, rq, 4, d);
-    vstrbq_p_s16(out + c, narrow_clamp(even, odd, d), pred);
+    vstrbq_p_s16(px->out + c, narrow_clamp(even, odd, d), pred);
 }
 
 /* An output pixel's coordinates. */
@@ -160,17 +174,18 @@ typedef struct {
     int32_t b, y, x;
 } pixel_t;
 
-/* `q` moved by `delta` pixels in flat order (|delta| <= out_w). */
-static void pixel_step(const ek_conv_params_t *p, pixel_t *q, int32_t delta) {
-    q->x += delta;
-    if (q->x >= p->out_w) {
-        q->x -= p->out_w;
-        if (++q->y == p->out_h) {
-            q->y = 0;
-            q->b++;
+/* `q` moved one pixel on in flat order (back when `back`). */
+EK_INLINE void pixel_step(const ek_conv_params_t *p, pixel_t *q, int back) {
+    if (!back) {
+        if (++q->x == p->out_w) {
+            q->x = 0;
+            if (++q->y == p->out_h) {
+                q->y = 0;
+                q->b++;
+            }
         }
-    } else if (q->x < 0) {
-        q->x += p->out_w;
+    } else if (--q->x < 0) {
+        q->x = p->out_w - 1;
         if (--q->y < 0) {
             q->y = p->out_h - 1;
             q->b--;
@@ -178,34 +193,30 @@ static void pixel_step(const ek_conv_params_t *p, pixel_t *q, int32_t delta) {
     }
 }
 
-/* Pixel `q`'s tap pointers (into `taps`) and its output; taps in the padding point at `pad_row`. */
-EK_INLINE int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const pixel_t *q,
-                             const int32_t *offsets, const int8_t *pad_row, const int8_t **taps) {
+/* Pixel `q` of the tile: base and table (a border pixel's table built in `slots`), and its output. */
+static void pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const pixel_t *q,
+                       const int32_t *offsets, const int8_t *pad_row, int32_t *slots, pix_t *px) {
     const int32_t in_y0 = q->y * p->stride_h - p->pad_h;
     const int32_t in_x0 = q->x * p->stride_w - p->pad_w;
     const int8_t *in_batch = input + (size_t)q->b * p->in_h * p->in_w * p->in_c;
     int32_t fy, fx, t = 0;
+    px->out = output + (((size_t)q->b * p->out_h + q->y) * p->out_w + q->x) * p->out_c;
     if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h && in_x0 >= 0 &&
         in_x0 + p->dilation_w * (p->filter_w - 1) < p->in_w) {
-        /* Pointers are 32 bits on the core: corner + offsets, four at a time. */
-        const uint32_t corner = (uint32_t)(uintptr_t)(in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c);
-        const int32_t n = p->filter_h * p->filter_w;
-        for (t = 0; t < n; t += 4) {
-            const mve_pred16_t pred = vctp32q((uint32_t)(n - t));
-            const uint32x4_t off = vldrwq_z_u32((const uint32_t *)(const void *)(offsets + t), pred);
-            vstrwq_p_u32((uint32_t *)(void *)(taps + t), vaddq_n_u32(off, corner), pred);
-        }
-    } else {
-        for (fy = 0; fy < p->filter_h; fy++) {
-            const int32_t in_y = in_y0 + p->dilation_h * fy;
-            for (fx = 0; fx < p->filter_w; fx++, t++) {
-                const int32_t in_x = in_x0 + p->dilation_w * fx;
-                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                taps[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
-            }
+        px->base = (uint32_t)(uintptr_t)(in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c);
+        px->table = offsets;
+        return;
+    }
+    for (fy = 0; fy < p->filter_h; fy++) {
+        const int32_t in_y = in_y0 + p->dilation_h * fy;
+        for (fx = 0; fx < p->filter_w; fx++, t++) {
+            const int32_t in_x = in_x0 + p->dilation_w * fx;
+            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+            slots[t] = (int32_t)(uintptr_t)(inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row);
         }
     }
-    return output + (((size_t)q->b * p->out_h + q->y) * p->out_w + q->x) * p->out_c;
+    px->base = 0;
+    px->table = slots;
 }
 
 /* Any depth multiplier: the reference loop over every tap, padding taps reading the zero point. */
@@ -257,11 +268,13 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int32_t ntaps = p->filter_h * p->filter_w;
     const int32_t rev = p->reverse;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
-    const int32_t tiles = (pixels + 1) / 2;
+    const int32_t tile = EK_HELIUM_DW_TILE(ntaps);
+    const int32_t tiles = (pixels + tile - 1) / tile;
     const int32_t groups = (oc + 7) / 8;
     const int32_t whole = oc / 8;
     const int32_t tail = oc % 8;
-    const int8_t *taps[2][EK_HELIUM_DW_MAX_TAPS];
+    int32_t slots[EK_HELIUM_DW_SLOTS]; /* the border pixels' tap tables */
+    pix_t px[8];
     int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
     dw_t d;
     pixel_t q;
@@ -292,34 +305,44 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
             offsets[n] = (fy * p->dilation_h * p->in_w + fx * p->dilation_w) * p->in_c;
         }
     }
-    /* The first tile's first pixel; each next tile's is two pixels on (back when reversed). */
+    /* The first tile's first pixel; each next tile's is `tile` pixels on (back when reversed). */
     {
-        const int32_t first = rev ? (tiles - 1) * 2 : 0;
+        const int32_t first = rev ? (tiles - 1) * tile : 0;
         q.x = first % p->out_w;
         q.y = (first / p->out_w) % p->out_h;
         q.b = first / (p->out_w * p->out_h);
     }
-    for (it = 0; it < tiles; it++, pixel_step(p, &q, rev ? -2 : 2)) {
-        const int32_t first = EK_REVERSE(it, tiles, rev) * 2;
-        int8_t *out_a = pixel_taps(p, input, output, &q, offsets, scratch, taps[0]);
-        if (first + 1 < pixels) {
-            pixel_t qb = q;
-            int8_t *out_b;
-            pixel_step(p, &qb, 1);
-            out_b = pixel_taps(p, input, output, &qb, offsets, scratch, taps[1]);
-            if (tail != 0 && rev) {
-                one_group(&d, taps[0], whole * 8, tail, out_a);
-                one_group(&d, taps[1], whole * 8, tail, out_b);
+    for (it = 0; it < tiles; it++) {
+        const int32_t first = EK_REVERSE(it, tiles, rev) * tile;
+        const int32_t npix = pixels - first < tile ? pixels - first : tile;
+        pixel_t qj = q;
+        int32_t j;
+        for (j = 0; j < npix; j++) {
+            pixel_taps(p, input, output, &qj, offsets, scratch, slots + (size_t)j * ntaps, &px[j]);
+            pixel_step(p, &qj, 0);
+        }
+        if (tail != 0 && rev) {
+            for (j = 0; j < npix; j++) {
+                one_group(&d, &px[j], whole * 8, tail);
             }
-            pair_tile(&d, taps[0], taps[1], whole, rev, out_a, out_b);
-            if (tail != 0 && !rev) {
-                one_group(&d, taps[0], whole * 8, tail, out_a);
-                one_group(&d, taps[1], whole * 8, tail, out_b);
+        }
+        for (ig = 0; ig < whole; ig++) {
+            const int32_t g = EK_REVERSE(ig, whole, rev);
+            if (npix >= 2) {
+                pair_group(&d, px, npix / 2, g);
             }
-        } else {
-            for (ig = 0; ig < groups; ig++) {
-                const int32_t c = EK_REVERSE(ig, groups, rev) * 8;
-                one_group(&d, taps[0], c, oc - c < 8 ? oc - c : 8, out_a);
+            if (npix % 2) {
+                one_group(&d, &px[npix - 1], g * 8, 8);
+            }
+        }
+        if (tail != 0 && !rev) {
+            for (j = 0; j < npix; j++) {
+                one_group(&d, &px[j], whole * 8, tail);
+            }
+        }
+        if (it + 1 < tiles) {
+            for (j = 0; j < tile; j++) {
+                pixel_step(p, &q, rev);
             }
         }
     }

@@ -46,8 +46,12 @@
 #define EK_HELIUM_CONV_SCRATCH(h, w, c, out_w) \
     (EK_HELIUM_CONV_KP(h, w, c) * EK_HELIUM_CONV_CHUNK(EK_HELIUM_CONV_KP(h, w, c), out_w))
 #define EK_HELIUM_DW_SCRATCH(c) (((c) + 15) & ~15)
-/* DEPTHWISE_CONV_2D's vector path: depth multiplier 1 and at most this many filter taps. */
+/* DEPTHWISE_CONV_2D's vector path: depth multiplier 1 and at most this many filter taps. It computes
+ * tiles of EK_HELIUM_DW_TILE(taps) consecutive output pixels (an even number, 2 to 8: as many as
+ * EK_HELIUM_DW_SLOTS tap pointers allow); engine_pack_helium.dw_tile mirrors it. */
 #define EK_HELIUM_DW_MAX_TAPS 64
+#define EK_HELIUM_DW_SLOTS 128
+#define EK_HELIUM_DW_TILE(taps) ((EK_HELIUM_DW_SLOTS / (taps)) >= 8 ? 8 : (EK_HELIUM_DW_SLOTS / (taps)) & ~1)
 
 /* Per-lane requantization parameters of 4 channels, loaded once per group of channels. */
 typedef struct {
