@@ -31,6 +31,7 @@ typedef struct {
     int32_t oc, ntaps, out_offset, act_min, act_max;
     int left;       /* some channel shifts left */
     int full_range; /* [act_min, act_max] is all of int8: saturating narrowing clamps */
+    int quick;      /* full range, no left shift, every right shift >= 1: pair_group's assembly requantizes */
 } dw_t;
 
 /* Sums of 4 lanes of two pixels: + folded bias, TFLM's double rounding (ek_helium.h), + output offset.
@@ -103,11 +104,18 @@ static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px,
         const int32_t *pa = px[0].table;
         const int32_t *pb = px[1].table;
         const int8_t *ra, *rb;
-        int32x4_t ea = vdupq_n_s32(0), oa = vdupq_n_s32(0), eb = vdupq_n_s32(0), ob = vdupq_n_s32(0);
-        int32x4_t lo, hi;
-        int16x8_t k = vldrbq_s16(w);
-        int16x8_t x = vldrbq_s16(tap_ptr(ba, pa, 0));
+        int32x4_t ea, oa, eb, ob, lo, hi;
+        int16x8_t k, x;
+        /* The sums start from the folded bias: four loads instead of zeroing and adding. */
         __asm__ volatile(
+            "vldrw.32 %q[ea], [%[rq], #96]\n\t"
+            "ldr %[ra], [%[pa]]\n\t"
+            "vldrw.32 %q[oa], [%[rq], #112]\n\t"
+            "add %[ra], %[ra], %[ba]\n\t"
+            "vldrw.32 %q[eb], [%[rq], #96]\n\t"
+            "vldrw.32 %q[ob], [%[rq], #112]\n\t"
+            "vldrb.s16 %q[k], [%[w]]\n\t"
+            "vldrb.s16 %q[x], [%[ra]]\n\t"
             "wls lr, %[steps], 2f\n\t"
             "1:\n\t"
             "ldr %[ra], [%[pa], #4]!\n\t"
@@ -138,10 +146,58 @@ static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px,
             "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
             "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"
             "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
-            : [ea] "+w"(ea), [oa] "+w"(oa), [eb] "+w"(eb), [ob] "+w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi),
-              [x] "+w"(x), [k] "+w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
-            : [steps] "r"(steps), [ba] "r"(ba), [bb] "r"(bb)
+            : [ea] "=&w"(ea), [oa] "=&w"(oa), [eb] "=&w"(eb), [ob] "=&w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi),
+              [x] "=&w"(x), [k] "=&w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
+            : [steps] "r"(steps), [ba] "r"(ba), [bb] "r"(bb), [rq] "r"(rq)
             : "lr", "memory");
+        if (d->quick) {
+            /* TFLM's double rounding with the bias already in: VQRDMULH, then the rounding right shift
+             * with ties away from zero (minus 1 for negative values first: every shift is >= 1),
+             * + offset; VQMOVN twice saturates to int8, VSTRB.16 stores the low bytes. */
+            int8_t *out_a = px[0].out + c;
+            int8_t *out_b = px[1].out + c;
+            __asm__ volatile(
+                "vldrw.32 %q[lo], [%[rq]]\n\t"
+                "vqrdmulh.s32 %q[ea], %q[ea], %q[lo]\n\t"
+                "vqrdmulh.s32 %q[eb], %q[eb], %q[lo]\n\t"
+                "vldrw.32 %q[lo], [%[rq], #16]\n\t"
+                "vqrdmulh.s32 %q[oa], %q[oa], %q[lo]\n\t"
+                "vqrdmulh.s32 %q[ob], %q[ob], %q[lo]\n\t"
+                "vldrw.32 %q[lo], [%[rq], #64]\n\t"
+                "vshr.s32 %q[hi], %q[ea], #31\n\t"
+                "vqadd.s32 %q[ea], %q[ea], %q[hi]\n\t"
+                "vshr.s32 %q[hi], %q[eb], #31\n\t"
+                "vqadd.s32 %q[eb], %q[eb], %q[hi]\n\t"
+                "vrshl.s32 %q[ea], %q[ea], %q[lo]\n\t"
+                "vrshl.s32 %q[eb], %q[eb], %q[lo]\n\t"
+                "vldrw.32 %q[lo], [%[rq], #80]\n\t"
+                "vshr.s32 %q[hi], %q[oa], #31\n\t"
+                "vqadd.s32 %q[oa], %q[oa], %q[hi]\n\t"
+                "vshr.s32 %q[hi], %q[ob], #31\n\t"
+                "vqadd.s32 %q[ob], %q[ob], %q[hi]\n\t"
+                "vrshl.s32 %q[oa], %q[oa], %q[lo]\n\t"
+                "vrshl.s32 %q[ob], %q[ob], %q[lo]\n\t"
+                "vadd.i32 %q[ea], %q[ea], %[off]\n\t"
+                "vadd.i32 %q[oa], %q[oa], %[off]\n\t"
+                "vadd.i32 %q[eb], %q[eb], %[off]\n\t"
+                "vadd.i32 %q[ob], %q[ob], %[off]\n\t"
+                "vqmovnb.s32 %q[hi], %q[ea]\n\t"
+                "vqmovnt.s32 %q[hi], %q[oa]\n\t"
+                "vqmovnb.s16 %q[lo], %q[hi]\n\t"
+                "vstrb.16 %q[lo], [%[out_a]]\n\t"
+                "vqmovnb.s32 %q[hi], %q[eb]\n\t"
+                "vqmovnt.s32 %q[hi], %q[ob]\n\t"
+                "vqmovnb.s16 %q[lo], %q[hi]\n\t"
+                "vstrb.16 %q[lo], [%[out_b]]\n\t"
+                : [ea] "+w"(ea), [oa] "+w"(oa), [eb] "+w"(eb), [ob] "+w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi)
+                : [rq] "r"(rq), [off] "r"(d->out_offset), [out_a] "l"(out_a), [out_b] "l"(out_b)
+                : "memory");
+            continue;
+        }
+        ea = vsubq_s32(ea, vldrwq_s32(rq + 24)); /* requant_two adds the bias */
+        eb = vsubq_s32(eb, vldrwq_s32(rq + 24));
+        oa = vsubq_s32(oa, vldrwq_s32(rq + 28));
+        ob = vsubq_s32(ob, vldrwq_s32(rq + 28));
         requant_two(&ea, &eb, rq, 0, d);
         requant_two(&oa, &ob, rq, 4, d);
         vstrbq_s16(px[0].out + c, narrow_clamp(ea, oa, d));
@@ -270,7 +326,6 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t tile = EK_HELIUM_DW_TILE(ntaps);
     const int32_t tiles = (pixels + tile - 1) / tile;
-    const int32_t groups = (oc + 7) / 8;
     const int32_t whole = oc / 8;
     const int32_t tail = oc % 8;
     int32_t slots[EK_HELIUM_DW_SLOTS]; /* the border pixels' tap tables */
@@ -293,10 +348,12 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     d.act_max = p->act_max;
     d.full_range = p->act_min == -128 && p->act_max == 127;
     d.left = 0;
-    for (ig = 0; ig < groups; ig++) {
-        for (n = 0; n < 8; n++) {
-            d.left |= bias[(size_t)ig * EK_RQ_GROUP + 8 + n] != 0;
-        }
+    d.quick = d.full_range;
+    for (n = 0; n < oc; n++) {
+        /* lane of channel n in its group's even/odd order */
+        const int32_t *rq = bias + (size_t)(n / 8) * EK_RQ_GROUP + (n % 2) * 4 + (n % 8) / 2;
+        d.left |= rq[8] != 0;
+        d.quick &= rq[8] == 0 && rq[16] < 0;
     }
     memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
     n = 0;
