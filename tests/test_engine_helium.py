@@ -81,8 +81,13 @@ def test_host_packing() -> None:
     packed = pack_conv_filter_helium(filt)
     assert packed.shape == (16 * 48,)
     rows = filt.reshape(11, -1)
-    # Group 0, step 0: channel 0's first 16 weights, then channel 1's.
-    assert packed[:16].tolist() == rows[0, :16].tolist() and packed[16:32].tolist() == rows[1, :16].tolist()
+    # Group 0, step 0: channel 0's first 16 weights, then channel 2's (even/odd order); channel 1's fifth.
+    assert packed[:16].tolist() == rows[0, :16].tolist() and packed[16:32].tolist() == rows[2, :16].tolist()
+    assert packed[64:80].tolist() == rows[1, :16].tolist()
+    # Group 1 holds channels 8, 10 and 9 then zero rows: 8 at slot 0, 10 at slot 1, 9 at slot 4.
+    group1 = packed[8 * 48:].reshape(3, 8, 16)
+    assert group1[0, 1].tolist() == rows[10, :16].tolist() and group1[0, 4].tolist() == rows[9, :16].tolist()
+    assert not group1[:, [2, 3, 5, 6, 7]].any()
     # Channel 0's last step holds weights 32..44, then zeros.
     step2 = packed[2 * 128: 2 * 128 + 16]
     assert step2[:13].tolist() == rows[0, 32:].tolist() and not step2[13:].any()

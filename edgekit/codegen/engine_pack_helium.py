@@ -10,9 +10,9 @@ What the kernels expect (firmware/kernels/include/ek_helium.h):
   are packed per 8 channels, tap after tap (`pack_depthwise_filter_helium`).
 - Arena scratch: CONV_2D a few gathered input patches (`conv_chunk`), DEPTHWISE_CONV_2D a row of input zero points
   (EK_HELIUM_CONV_SCRATCH / EK_HELIUM_DW_SCRATCH).
-- CONV_2D (groups == 1) takes its weights packed per 8 output channels (`pack_conv_filter_helium`),
-  and in place of the bias a table of multipliers, split shifts and folded biases per 8 channels
-  (`pack_requant_helium`);
+- CONV_2D (groups == 1) takes its weights packed per 8 output channels in even/odd order
+  (`pack_conv_filter_helium`), and in place of the bias a table of multipliers, split shifts and folded
+  biases per 8 channels in the same order (`pack_requant_helium`);
   the other kernels' weights keep the reference layout.
 """
 
@@ -92,7 +92,8 @@ def pack_depthwise_filter_helium(filt: np.ndarray) -> np.ndarray:
 
 def pack_conv_filter_helium(filt: np.ndarray) -> np.ndarray:
     """CONV_2D weights [out_c, kh, kw, in_c] (groups == 1) as the Helium kernel streams them: per group
-    of 8 output channels (zero rows past out_c), per 16-byte step of the kh * kw * in_c patch, the 8
+    of 8 output channels (zero rows past out_c) in even/odd order [c0 c2 c4 c6 c1 c3 c5 c7] (the lanes
+    of its two sum vectors, `even_odd_order`), per 16-byte step of the kh * kw * in_c patch, the 8
     channels' 16 weights one after the other; each row zero-padded to kp, a multiple of 16. Size:
     ceil(out_c / 8) * 8 * kp."""
     out_c = filt.shape[0]
@@ -102,8 +103,9 @@ def pack_conv_filter_helium(filt: np.ndarray) -> np.ndarray:
     groups = -(-out_c // 8)
     padded = np.zeros((groups * 8, kp), dtype=np.int8)
     padded[:out_c, :k] = rows
+    ordered = padded.reshape(groups, 8, kp)[:, _EVEN_ODD, :]
     # [group, channel, step, 16] -> [group, step, channel, 16]
-    return padded.reshape(groups, 8, kp // 16, 16).transpose(0, 2, 1, 3).reshape(-1)
+    return ordered.reshape(groups, 8, kp // 16, 16).transpose(0, 2, 1, 3).reshape(-1)
 
 
 def pack_requant_helium(folded: np.ndarray, mults: list[int], shifts: list[int]) -> np.ndarray:
@@ -156,7 +158,9 @@ def adapt_for_helium(graph: Graph, low: Lowered) -> Lowered:
         if int(params["filter_in_c"]) != int(params["in_c"]):  # grouped: reference layouts, folded bias
             _set_bias(low, bias_index, folded)
             return low
-        _set_bias(low, bias_index, pack_requant_helium(folded, _array(low, "mult"), _array(low, "shift")))
+        _set_bias(low, bias_index, pack_requant_helium(even_odd_order(folded),
+                                                       even_odd_order(_array(low, "mult")).tolist(),
+                                                       even_odd_order(_array(low, "shift")).tolist()))
         low.arrays = [*low.arrays, ("filter_h", "int8_t", pack_conv_filter_helium(filt).tolist())]
         low.call = low.call.replace(f"{{t{op.inputs[1]}}}", "{a_filter_h}")
         return low

@@ -82,8 +82,22 @@ typedef struct {
     const int8_t *filter; /* packed */
     const int32_t *rq;    /* packed requantization, EK_RQ_GROUP per group of 8 channels */
     ek_hout_t out;
-    int32_t out_c, kp, reverse;
+    int32_t out_c, kp, reverse, out_offset;
+    int quick; /* full int8 range, right shifts only: pointwise_run requantizes in assembly */
 } layer_t;
+
+/* A pixel's group of 8 channels from its sums (bias included) in even/odd lanes: requantized, stored in
+ * channel order; count < 8 stores the first count. One vector store: the outputs of a group are
+ * written together, after everything the pixel reads. */
+EK_INLINE void store_group(const layer_t *l, int32x4_t even, int32x4_t odd, const int32_t *rq, int8_t *out,
+                           int32_t count) {
+    const int16x8_t n = ek_rq_even_odd(even, odd, rq, &l->out);
+    if (count == 8) {
+        vstrbq_s16(out, n);
+    } else {
+        vstrbq_p_s16(out, n, vctp16q((uint32_t)count));
+    }
+}
 
 /* All output channels of `npix` pixels (patches x_step bytes apart, outputs out_step apart: negative
  * when reversed), 8 per pass over a patch: `rows` runs of `run` bytes, the runs `row_stride` apart (several runs: multiples of 16 each; a gathered patch is one run of kp bytes, its
@@ -135,36 +149,42 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
         }
         {
             const int32_t *rq = l->rq + (size_t)(g / 8) * EK_RQ_GROUP;
-            const int32x4_t lo = ek_rq_apply(ek_vec4(a0, a1, a2, a3), rq, 0, &l->out);
-            const int32x4_t hi = ek_rq_apply(ek_vec4(a4, a5, a6, a7), rq, 4, &l->out);
-            if (count == 8) {
-                /* Reversed, the upper four go first: outputs stay in descending order. */
-                if (l->reverse) {
-                    vstrbq_s32(out + g + 4, hi);
-                    vstrbq_s32(out + g, lo);
-                } else {
-                    vstrbq_s32(out + g, lo);
-                    vstrbq_s32(out + g + 4, hi);
-                }
-            } else {
-                const mve_pred16_t p_hi = vctp32q((uint32_t)(count > 4 ? count - 4 : 0));
-                if (l->reverse) {
-                    vstrbq_p_s32(out + g + 4, hi, p_hi);
-                    vstrbq_p_s32(out + g, lo, vctp32q((uint32_t)count));
-                } else {
-                    vstrbq_p_s32(out + g, lo, vctp32q((uint32_t)count));
-                    vstrbq_p_s32(out + g + 4, hi, p_hi);
-                }
-            }
+            store_group(l, vaddq_s32(ek_vec4(a0, a1, a2, a3), vldrwq_s32(rq + 24)),
+                        vaddq_s32(ek_vec4(a4, a5, a6, a7), vldrwq_s32(rq + 28)), rq, out + g, count);
         }
     }
 }
 
+/* One 16-byte step of a patch against the 8 channels' weights: VMLADAVA into r0, r2, ..., r12, lr (its
+ * accumulator must be an even register), loads and MACs alternating. */
+#define EK_PW_STEP                                     \
+    "vldrb.8 %q[xv], [%[xs]], #16\n\t"                 \
+    "vldrb.8 %q[wv], [%[w]]\n\t"                       \
+    "vmladava.s8 r0, %q[xv], %q[wv]\n\t"               \
+    "vldrb.8 %q[wv], [%[w], #16]\n\t"                  \
+    "vmladava.s8 r2, %q[xv], %q[wv]\n\t"               \
+    "vldrb.8 %q[wv], [%[w], #32]\n\t"                  \
+    "vmladava.s8 r4, %q[xv], %q[wv]\n\t"               \
+    "vldrb.8 %q[wv], [%[w], #48]\n\t"                  \
+    "vmladava.s8 r6, %q[xv], %q[wv]\n\t"               \
+    "vldrb.8 %q[wv], [%[w], #64]\n\t"                  \
+    "vmladava.s8 r8, %q[xv], %q[wv]\n\t"               \
+    "vldrb.8 %q[wv], [%[w], #80]\n\t"                  \
+    "vmladava.s8 r10, %q[xv], %q[wv]\n\t"              \
+    "vldrb.8 %q[wv], [%[w], #96]\n\t"                  \
+    "vmladava.s8 r12, %q[xv], %q[wv]\n\t"              \
+    "vldrb.8 %q[wv], [%[w], #112]\n\t"                 \
+    "vmladava.s8 lr, %q[xv], %q[wv]\n\t"               \
+    "adds %[w], %[w], #128\n\t"
+
 /* pixels() for the commonest cases, a single run of whole 16-byte steps per pixel (1x1 filters over
- * in_c % 16 == 0 channels, the pointwise layers of MobileNet-style models; gathered patches), with
- * fewer values live across its loops, so that gcc keeps them in registers. */
-static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns2"))) void pointwise_run(
-    const layer_t *l, const int8_t *x, int32_t x_step, int32_t npix, int32_t steps, int8_t *out, int32_t out_step) {
+ * in_c % 16 == 0 channels, the pointwise layers of MobileNet-style models; gathered patches). In
+ * assembly: the eight sums live in registers from the folded bias (one LDM) until they become two
+ * vectors through 32 bytes of stack (STM, two vector loads; the two-lane VMOV from core registers
+ * was tried, and QEMU filled its lanes in the other order than its syntax reads, so it is avoided),
+ * and with `quick` the requantization follows in vector registers. */
+static __attribute__((noinline)) void pointwise_run(const layer_t *l, const int8_t *x, int32_t x_step, int32_t npix,
+                                                    int32_t steps, int8_t *out, int32_t out_step) {
     const int32_t groups8 = (l->out_c + 7) / 8;
     const int32_t full8 = l->out_c / 8; /* groups without a channel tail */
     const int32_t group_bytes = 8 * l->kp;
@@ -176,44 +196,61 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
             const int8_t *w = l->filter + (size_t)gi * group_bytes;
             const int8_t *xs = x;
             const int32_t *rq = l->rq + (size_t)gi * EK_RQ_GROUP;
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-            int32_t n;
-            int32x4_t lo, hi;
-            for (n = steps; n > 0; n--) {
-                const int8x16_t xv = vldrbq_s8(xs);
-                a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w));
-                a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w + 16));
-                a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w + 32));
-                a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w + 48));
-                a4 = vmladavaq_s8(a4, xv, vldrbq_s8(w + 64));
-                a5 = vmladavaq_s8(a5, xv, vldrbq_s8(w + 80));
-                a6 = vmladavaq_s8(a6, xv, vldrbq_s8(w + 96));
-                a7 = vmladavaq_s8(a7, xv, vldrbq_s8(w + 112));
-                xs += 16;
-                w += 128;
-            }
-            lo = ek_rq_apply(ek_vec4(a0, a1, a2, a3), rq, 0, &l->out);
-            hi = ek_rq_apply(ek_vec4(a4, a5, a6, a7), rq, 4, &l->out);
-            if (gi < full8) {
-                int8_t *o = out + gi * 8;
-                if (l->reverse) {
-                    vstrbq_s32(o + 4, hi);
-                    vstrbq_s32(o, lo);
-                } else {
-                    vstrbq_s32(o, lo);
-                    vstrbq_s32(o + 4, hi);
-                }
+            int8_t *o = out + gi * 8;
+            uint32_t n = (uint32_t)steps;
+            int32x4_t even, odd;
+            int8x16_t xv, wv;
+            int32_t sums[8] __attribute__((aligned(16))); /* the sums on their way to two vectors */
+            __asm__ volatile(
+                "ldm %[bias], {r0, r2, r4, r6, r8, r10, r12, lr}\n\t"
+                "tst %[n], #1\n\t"
+                "beq 2f\n\t"
+                EK_PW_STEP
+                "2:\n\t"
+                "lsrs %[n], %[n], #1\n\t"
+                "beq 3f\n"
+                "1:\n\t"
+                EK_PW_STEP
+                EK_PW_STEP
+                "subs %[n], %[n], #1\n\t"
+                "bne 1b\n"
+                "3:\n\t"
+                "stm %[sums], {r0, r2, r4, r6, r8, r10, r12, lr}\n\t"
+                "vldrw.32 %q[even], [%[sums]]\n\t"
+                "vldrw.32 %q[odd], [%[sums], #16]\n\t"
+                : [even] "=&w"(even), [odd] "=&w"(odd), [xv] "=&w"(xv), [wv] "=&w"(wv), [xs] "+r"(xs), [w] "+r"(w),
+                  [n] "+r"(n)
+                : [bias] "r"(rq + 24), [sums] "r"(sums)
+                : "r0", "r2", "r4", "r6", "r8", "r10", "r12", "lr", "cc", "memory");
+            if (l->quick && gi < full8) {
+                /* TFLM's double rounding: VQRDMULH, then the rounding right shift with ties away from
+                 * zero (minus 1 for negative values first: every shift is >= 1), + offset; VQMOVN twice
+                 * saturates to int8, VSTRB.16 stores the low bytes. */
+                int32x4_t t, u;
+                __asm__ volatile(
+                    "vldrw.32 %q[t], [%[rq]]\n\t"
+                    "vqrdmulh.s32 %q[e], %q[e], %q[t]\n\t"
+                    "vldrw.32 %q[t], [%[rq], #16]\n\t"
+                    "vqrdmulh.s32 %q[o], %q[o], %q[t]\n\t"
+                    "vldrw.32 %q[t], [%[rq], #64]\n\t"
+                    "vshr.s32 %q[u], %q[e], #31\n\t"
+                    "vqadd.s32 %q[e], %q[e], %q[u]\n\t"
+                    "vrshl.s32 %q[e], %q[e], %q[t]\n\t"
+                    "vldrw.32 %q[t], [%[rq], #80]\n\t"
+                    "vshr.s32 %q[u], %q[o], #31\n\t"
+                    "vqadd.s32 %q[o], %q[o], %q[u]\n\t"
+                    "vrshl.s32 %q[o], %q[o], %q[t]\n\t"
+                    "vadd.i32 %q[e], %q[e], %[off]\n\t"
+                    "vadd.i32 %q[o], %q[o], %[off]\n\t"
+                    "vqmovnb.s32 %q[u], %q[e]\n\t"
+                    "vqmovnt.s32 %q[u], %q[o]\n\t"
+                    "vqmovnb.s16 %q[t], %q[u]\n\t"
+                    "vstrb.16 %q[t], [%[out]]\n\t"
+                    : [e] "+w"(even), [o] "+w"(odd), [t] "=&w"(t), [u] "=&w"(u)
+                    : [rq] "r"(rq), [off] "r"(l->out_offset), [out] "l"(o)
+                    : "memory");
             } else {
-                const int32_t count = l->out_c - gi * 8;
-                const mve_pred16_t p_hi = vctp32q((uint32_t)(count > 4 ? count - 4 : 0));
-                const mve_pred16_t p_lo = vctp32q((uint32_t)count);
-                if (l->reverse) {
-                    vstrbq_p_s32(out + gi * 8 + 4, hi, p_hi);
-                    vstrbq_p_s32(out + gi * 8, lo, p_lo);
-                } else {
-                    vstrbq_p_s32(out + gi * 8, lo, p_lo);
-                    vstrbq_p_s32(out + gi * 8 + 4, hi, p_hi);
-                }
+                store_group(l, even, odd, rq, o, gi < full8 ? 8 : l->out_c - gi * 8);
             }
         }
     }
@@ -274,6 +311,8 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     l.out_c = oc_n;
     l.kp = kp;
     l.reverse = rev;
+    l.out_offset = p->output_offset;
+    l.quick = !grouped && p->act_min == -128 && p->act_max == 127 && ek_rq_right_only(bias, oc_n);
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);

@@ -348,13 +348,10 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     d.act_max = p->act_max;
     d.full_range = p->act_min == -128 && p->act_max == 127;
     d.left = 0;
-    d.quick = d.full_range;
     for (n = 0; n < oc; n++) {
-        /* lane of channel n in its group's even/odd order */
-        const int32_t *rq = bias + (size_t)(n / 8) * EK_RQ_GROUP + (n % 2) * 4 + (n % 8) / 2;
-        d.left |= rq[8] != 0;
-        d.quick &= rq[8] == 0 && rq[16] < 0;
+        d.left |= bias[(size_t)(n / 8) * EK_RQ_GROUP + 8 + (n % 2) * 4 + (n % 8) / 2] != 0;
     }
+    d.quick = d.full_range && ek_rq_right_only(bias, oc);
     memset(scratch, (int8_t)(-p->input_offset), (size_t)p->in_c);
     n = 0;
     for (fy = 0; fy < p->filter_h; fy++) {

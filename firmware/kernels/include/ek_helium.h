@@ -161,4 +161,37 @@ EK_INLINE int32x4_t ek_rq_apply(int32x4_t sums, const int32_t *rq, int lane, con
     return ek_requant_out(vaddq_s32(sums, vldrwq_s32(rq + 24 + lane)), &q, o);
 }
 
+/* Tables in even/odd lane order (CONV_2D and DEPTHWISE_CONV_2D: each group's channels
+ * [c0 c2 c4 c6 c1 c3 c5 c7]): 1 when none of channels [0, n) shifts left and every one shifts right by
+ * at least 1, so that the short form of the rounding shift applies (minus 1 for negative values, then
+ * VRSHL: no mask needed to spare the channels that do not shift). */
+EK_INLINE int ek_rq_right_only(const int32_t *rq, int32_t n) {
+    int32_t c;
+    for (c = 0; c < n; c++) {
+        const int32_t *lane = rq + (size_t)(c / 8) * EK_RQ_GROUP + (c % 2) * 4 + (c % 8) / 2;
+        if (lane[8] != 0 || lane[16] >= 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Sums of a group of 8 channels in even/odd lanes, already holding the folded bias: requantized and
+ * clamped, then interleaved back into channel order as 8 int8 in the low byte of each 16-bit lane
+ * (what VSTRB.16 stores). */
+EK_INLINE int16x8_t ek_rq_even_odd(int32x4_t even, int32x4_t odd, const int32_t *rq, const ek_hout_t *o) {
+    ek_hq_t q;
+    int16x8_t n = vuninitializedq_s16();
+    q.mult = vldrwq_s32(rq);
+    q.left = vldrwq_s32(rq + 8);
+    q.neg_right = vldrwq_s32(rq + 16);
+    even = ek_requant_out(even, &q, o);
+    q.mult = vldrwq_s32(rq + 4);
+    q.left = vldrwq_s32(rq + 12);
+    q.neg_right = vldrwq_s32(rq + 20);
+    odd = ek_requant_out(odd, &q, o);
+    n = vmovnbq_s32(n, even);
+    return vmovntq_s32(n, odd);
+}
+
 #endif /* EK_HELIUM_H */
