@@ -177,6 +177,99 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
     "vmladava.s8 lr, %q[xv], %q[wv]\n\t"               \
     "adds %[w], %[w], #128\n\t"
 
+/* Every group of 8 output channels of one pixel in one block of assembly, for the commonest layers
+ * (`quick`, out_c % 8 == 0): the groups' weights and requantization tables follow one another, so
+ * their pointers move by fixed steps (backwards when reversed: the last group first), and the values
+ * every group needs again (the patch's start, its steps, a 32-byte buffer for the sums, the output
+ * offset; the three pointer steps) wait in the lanes of two vector registers, since all fourteen core
+ * registers are taken. Per group: the sums from the bias (LDM), the
+ * steps as in pointwise_run, the sums to two vectors, the short requantization, one store. */
+EK_INLINE void pixel_groups(const int8_t *x, const int8_t *filter, const int32_t *rq_first, int8_t *out,
+                            int8_t *out_end, int32_t steps, int32_t out_offset, int32_t *sums, int reverse) {
+    register const int8_t *xs __asm__("r1") = x;
+    register const int8_t *w __asm__("r3") = filter;
+    register const int32_t *rq __asm__("r7") = rq_first;
+    register int8_t *o __asm__("r9") = out;
+    register int8_t *end __asm__("r11") = out_end;
+    int32x4_t keep = ek_vec4((int32_t)(uintptr_t)x, steps, (int32_t)(uintptr_t)sums, out_offset);
+    /* After a group: weights (already one group on), table and output. */
+    int32x4_t moves = reverse ? ek_vec4(-2 * steps * 128, -128, -8, 0) : ek_vec4(0, 128, 8, 0);
+    int32x4_t even, odd, t, u;
+    int8x16_t xv, wv;
+    __asm__ volatile(
+        "1:\n\t"
+        "add r5, %[rq], #96\n\t"
+        "ldm r5, {r0, r2, r4, r6, r8, r10, r12, lr}\n\t"
+        "vmov r1, %q[keep][0]\n\t"
+        "vmov r5, %q[keep][1]\n\t"
+        "tst r5, #1\n\t"
+        "beq 2f\n\t"
+        EK_PW_STEP
+        "2:\n\t"
+        "lsrs r5, r5, #1\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        EK_PW_STEP
+        EK_PW_STEP
+        "subs r5, r5, #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "vmov r1, %q[keep][2]\n\t"
+        "stm r1, {r0, r2, r4, r6, r8, r10, r12, lr}\n\t"
+        "vldrw.32 %q[e], [r1]\n\t"
+        "vldrw.32 %q[o], [r1, #16]\n\t"
+        "vldrw.32 %q[t], [%[rq]]\n\t"
+        "vqrdmulh.s32 %q[e], %q[e], %q[t]\n\t"
+        "vldrw.32 %q[t], [%[rq], #16]\n\t"
+        "vqrdmulh.s32 %q[o], %q[o], %q[t]\n\t"
+        "vldrw.32 %q[t], [%[rq], #64]\n\t"
+        "vshr.s32 %q[u], %q[e], #31\n\t"
+        "vqadd.s32 %q[e], %q[e], %q[u]\n\t"
+        "vrshl.s32 %q[e], %q[e], %q[t]\n\t"
+        "vldrw.32 %q[t], [%[rq], #80]\n\t"
+        "vshr.s32 %q[u], %q[o], #31\n\t"
+        "vqadd.s32 %q[o], %q[o], %q[u]\n\t"
+        "vrshl.s32 %q[o], %q[o], %q[t]\n\t"
+        "vmov r0, %q[keep][3]\n\t"
+        "vadd.i32 %q[e], %q[e], r0\n\t"
+        "vadd.i32 %q[o], %q[o], r0\n\t"
+        "vqmovnb.s32 %q[u], %q[e]\n\t"
+        "vqmovnt.s32 %q[u], %q[o]\n\t"
+        "vqmovnb.s16 %q[t], %q[u]\n\t"
+        "mov r2, %[o_]\n\t"
+        "vstrb.16 %q[t], [r2]\n\t"
+        "vmov r0, %q[moves][0]\n\t"
+        "vmov r2, %q[moves][1]\n\t"
+        "vmov r4, %q[moves][2]\n\t"
+        "add %[w], %[w], r0\n\t"
+        "add %[rq], %[rq], r2\n\t"
+        "add %[o_], %[o_], r4\n\t"
+        "cmp %[o_], %[end]\n\t"
+        "bne 1b\n\t"
+        : [xs] "+r"(xs), [w] "+r"(w), [rq] "+r"(rq), [o_] "+r"(o), [e] "=&w"(even), [o] "=&w"(odd), [t] "=&w"(t),
+          [u] "=&w"(u), [xv] "=&w"(xv), [wv] "=&w"(wv)
+        : [end] "r"(end), [keep] "w"(keep), [moves] "w"(moves)
+        : "r0", "r2", "r4", "r5", "r6", "r8", "r10", "r12", "lr", "cc", "memory");
+}
+
+/* pixel_groups over `npix` pixels (patches x_step bytes apart, outputs out_step apart). */
+static __attribute__((noinline)) void pixel_groups_run(const layer_t *l, const int8_t *x, int32_t x_step, int32_t npix,
+                                                       int32_t steps, int8_t *out, int32_t out_step) {
+    const int32_t last = l->out_c / 8 - 1;
+    const int8_t *f_last = l->filter + (size_t)last * 8 * l->kp;
+    const int32_t *rq_last = l->rq + (size_t)last * EK_RQ_GROUP;
+    int32_t sums[8] __attribute__((aligned(16)));
+    int32_t ip;
+    for (ip = 0; ip < npix; ip++, x += x_step, out += out_step) {
+        /* Reversed: from the last group down to the first, ending one group below the output. */
+        if (l->reverse) {
+            pixel_groups(x, f_last, rq_last, out + last * 8, out - 8, steps, l->out_offset, sums, 1);
+        } else {
+            pixel_groups(x, l->filter, l->rq, out, out + l->out_c, steps, l->out_offset, sums, 0);
+        }
+    }
+}
+
 /* pixels() for the commonest cases, a single run of whole 16-byte steps per pixel (1x1 filters over
  * in_c % 16 == 0 channels, the pointwise layers of MobileNet-style models; gathered patches). In
  * assembly: the eight sums live in registers from the folded bias (one LDM) until they become two
@@ -189,6 +282,10 @@ static __attribute__((noinline)) void pointwise_run(const layer_t *l, const int8
     const int32_t full8 = l->out_c / 8; /* groups without a channel tail */
     const int32_t group_bytes = 8 * l->kp;
     int32_t ip;
+    if (l->quick && full8 == groups8) {
+        pixel_groups_run(l, x, x_step, npix, steps, out, out_step);
+        return;
+    }
     for (ip = 0; ip < npix; ip++, x += x_step, out += out_step) {
         int32_t ig;
         for (ig = 0; ig < groups8; ig++) {
