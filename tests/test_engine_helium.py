@@ -164,9 +164,13 @@ def _random_graphs() -> list[tuple[str, Graph]]:
         graphs.append((f"dw{seed}", _conv_graph(np.random.default_rng(600 + seed), True, wide=True)))
     rng = np.random.default_rng(7)
     # Rows read in place (in_c % 16 == 0), a channel tail, padding on every side.
-    for name, (h, w, c, oc, k, stride, pad) in {
-        "conv3x3_c32": (6, 7, 32, 13, 3, 1, "SAME"), "conv1x1_c16": (4, 5, 16, 8, 1, 2, "VALID"),
-        "conv_grouped": (5, 5, 8, 6, 3, 1, "SAME"), "conv1x1_c32_tail": (5, 6, 32, 13, 1, 1, "VALID"),
+    # No activation (the full int8 range) with right shifts only takes the kernels' assembly
+    # requantization: pointwise with a partial last step, a gathered 3x3 patch.
+    for name, (h, w, c, oc, k, stride, pad, act) in {
+        "conv3x3_c32": (6, 7, 32, 13, 3, 1, "SAME", "RELU"), "conv1x1_c16": (4, 5, 16, 8, 1, 2, "VALID", "RELU"),
+        "conv_grouped": (5, 5, 8, 6, 3, 1, "SAME", "RELU"), "conv1x1_c32_tail": (5, 6, 32, 13, 1, 1, "VALID", "RELU"),
+        "conv1x1_c24_none": (4, 5, 24, 16, 1, 1, "VALID", "NONE"),
+        "conv3x3_c3_none": (7, 6, 3, 16, 3, 2, "SAME", "NONE"),
     }.items():
         b = _Builder()
         fc = 4 if name == "conv_grouped" else c
@@ -178,7 +182,7 @@ def _random_graphs() -> list[tuple[str, Graph]]:
         out_w = (w + stride - 1) // stride if pad == "SAME" else (w - k) // stride + 1
         y = b.add((1, out_h, out_w, oc), scale=0.2, zp=int(rng.integers(-30, 30)))
         graphs.append((name, b.graph("CONV_2D", [x, f, bias], y, {
-            "padding": pad, "stride_h": stride, "stride_w": stride, "fused_activation_function": "RELU"})))
+            "padding": pad, "stride_h": stride, "stride_w": stride, "fused_activation_function": act})))
     for name, (batches, depth, units, wzp, bias_on) in {
         "fc_tail": (2, 37, 11, 0, True), "fc_nobias": (1, 64, 8, 0, False), "fc_weight_zp": (1, 20, 5, 3, True),
     }.items():

@@ -159,6 +159,10 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
  * accumulator must be an even register), loads and MACs alternating. */
 #define EK_PW_STEP                                     \
     "vldrb.8 %q[xv], [%[xs]], #16\n\t"                 \
+    EK_PW_WEIGHTS
+
+/* The 8 channels' weights of a step against the patch bytes in xv. */
+#define EK_PW_WEIGHTS                                  \
     "vldrb.8 %q[wv], [%[w]]\n\t"                       \
     "vmladava.s8 r0, %q[xv], %q[wv]\n\t"               \
     "vldrb.8 %q[wv], [%[w], #16]\n\t"                  \
@@ -185,15 +189,17 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
  * registers are taken. Per group: the sums from the bias (LDM), the
  * steps as in pointwise_run, the sums to two vectors, the short requantization, one store. */
 EK_INLINE void pixel_groups(const int8_t *x, const int8_t *filter, const int32_t *rq_first, int8_t *out,
-                            int8_t *out_end, int32_t steps, int32_t out_offset, int32_t *sums, int reverse) {
+                            int8_t *out_end, int32_t steps, int32_t tail, int32_t out_offset, int32_t *sums,
+                            int reverse) {
     register const int8_t *xs __asm__("r1") = x;
     register const int8_t *w __asm__("r3") = filter;
     register const int32_t *rq __asm__("r7") = rq_first;
     register int8_t *o __asm__("r9") = out;
     register int8_t *end __asm__("r11") = out_end;
     int32x4_t keep = ek_vec4((int32_t)(uintptr_t)x, steps, (int32_t)(uintptr_t)sums, out_offset);
-    /* After a group: weights (already one group on), table and output. */
-    int32x4_t moves = reverse ? ek_vec4(-2 * steps * 128, -128, -8, 0) : ek_vec4(0, 128, 8, 0);
+    /* After a group: weights (already one group on), table and output; the bytes of a last partial step. */
+    const int32_t group_bytes = (steps + (tail != 0)) * 128;
+    int32x4_t moves = reverse ? ek_vec4(-2 * group_bytes, -128, -8, tail) : ek_vec4(0, 128, 8, tail);
     int32x4_t even, odd, t, u;
     int8x16_t xv, wv;
     __asm__ volatile(
@@ -214,6 +220,14 @@ EK_INLINE void pixel_groups(const int8_t *x, const int8_t *filter, const int32_t
         "subs r5, r5, #1\n\t"
         "bne 3b\n"
         "4:\n\t"
+        /* A last partial step: lanes past the patch load zero (a predicated load zeroes them). */
+        "vmov r5, %q[moves][3]\n\t"
+        "cbz r5, 5f\n\t"
+        "vctp.8 r5\n\t"
+        "vpst\n\t"
+        "vldrbt.8 %q[xv], [%[xs]]\n\t"
+        EK_PW_WEIGHTS
+        "5:\n\t"
         "vmov r1, %q[keep][2]\n\t"
         "stm r1, {r0, r2, r4, r6, r8, r10, r12, lr}\n\t"
         "vldrw.32 %q[e], [r1]\n\t"
@@ -254,7 +268,7 @@ EK_INLINE void pixel_groups(const int8_t *x, const int8_t *filter, const int32_t
 
 /* pixel_groups over `npix` pixels (patches x_step bytes apart, outputs out_step apart). */
 static __attribute__((noinline)) void pixel_groups_run(const layer_t *l, const int8_t *x, int32_t x_step, int32_t npix,
-                                                       int32_t steps, int8_t *out, int32_t out_step) {
+                                                       int32_t steps, int32_t tail, int8_t *out, int32_t out_step) {
     const int32_t last = l->out_c / 8 - 1;
     const int8_t *f_last = l->filter + (size_t)last * 8 * l->kp;
     const int32_t *rq_last = l->rq + (size_t)last * EK_RQ_GROUP;
@@ -263,9 +277,9 @@ static __attribute__((noinline)) void pixel_groups_run(const layer_t *l, const i
     for (ip = 0; ip < npix; ip++, x += x_step, out += out_step) {
         /* Reversed: from the last group down to the first, ending one group below the output. */
         if (l->reverse) {
-            pixel_groups(x, f_last, rq_last, out + last * 8, out - 8, steps, l->out_offset, sums, 1);
+            pixel_groups(x, f_last, rq_last, out + last * 8, out - 8, steps, tail, l->out_offset, sums, 1);
         } else {
-            pixel_groups(x, l->filter, l->rq, out, out + l->out_c, steps, l->out_offset, sums, 0);
+            pixel_groups(x, l->filter, l->rq, out, out + l->out_c, steps, tail, l->out_offset, sums, 0);
         }
     }
 }
@@ -277,15 +291,16 @@ static __attribute__((noinline)) void pixel_groups_run(const layer_t *l, const i
  * was tried, and QEMU filled its lanes in the other order than its syntax reads, so it is avoided),
  * and with `quick` the requantization follows in vector registers. */
 static __attribute__((noinline)) void pointwise_run(const layer_t *l, const int8_t *x, int32_t x_step, int32_t npix,
-                                                    int32_t steps, int8_t *out, int32_t out_step) {
+                                                    int32_t steps, int32_t tail, int8_t *out, int32_t out_step) {
     const int32_t groups8 = (l->out_c + 7) / 8;
     const int32_t full8 = l->out_c / 8; /* groups without a channel tail */
     const int32_t group_bytes = 8 * l->kp;
     int32_t ip;
     if (l->quick && full8 == groups8) {
-        pixel_groups_run(l, x, x_step, npix, steps, out, out_step);
+        pixel_groups_run(l, x, x_step, npix, steps, tail, out, out_step);
         return;
     }
+    (void)tail; /* callers give a tail only when pixel_groups_run takes the layer (tail_ok) */
     for (ip = 0; ip < npix; ip++, x += x_step, out += out_step) {
         int32_t ig;
         for (ig = 0; ig < groups8; ig++) {
@@ -399,6 +414,7 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     const int32_t ox_hi = p->in_w - p->filter_w + p->pad_w < 0 ? 0 : (ox_hi_raw < p->out_w ? ox_hi_raw : p->out_w);
     const int32_t chunk = EK_HELIUM_CONV_CHUNK(kp, p->out_w);
     layer_t l;
+    int tail_ok;
     int8_t *col = (int8_t *)(void *)scratch;
     int32_t ib, iy, ix;
 
@@ -410,6 +426,8 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
     l.reverse = rev;
     l.out_offset = p->output_offset;
     l.quick = !grouped && p->act_min == -128 && p->act_max == 127 && ek_rq_right_only(bias, oc_n);
+    /* One filter row of any length read in place: pixel_groups_run takes its last partial step. */
+    tail_ok = l.quick && oc_n % 8 == 0;
 
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
@@ -427,9 +445,9 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                 } else if (rows_in_place && rows_inside && ox >= ox_lo && ox < ox_hi) {
                     /* The run of pixels whose windows are inside, in the order of the loop, in one call. */
                     const int32_t npix = rev ? ox - ox_lo + 1 : ox_hi - ox;
-                    if (p->filter_h == 1 && (run & 15) == 0) {
+                    if (p->filter_h == 1 && ((run & 15) == 0 || tail_ok)) {
                         pointwise_run(&l, in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c,
-                                      (rev ? -1 : 1) * p->stride_w * p->in_c, npix, run >> 4, out,
+                                      (rev ? -1 : 1) * p->stride_w * p->in_c, npix, run >> 4, run & 15, out,
                                       (rev ? -1 : 1) * oc_n);
                     } else {
                         pixels(&l, in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c,
@@ -456,7 +474,7 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
                         }
                         ix++;
                     }
-                    pointwise_run(&l, col, kp, n, kp >> 4, out, (rev ? -1 : 1) * oc_n);
+                    pointwise_run(&l, col, kp, n, kp >> 4, 0, out, (rev ? -1 : 1) * oc_n);
                 }
             }
         }
