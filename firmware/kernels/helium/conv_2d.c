@@ -52,7 +52,20 @@ EK_INLINE void fill_bytes(int8_t *dst, int8_t v, int32_t n) {
 static void gather(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in_y0, int32_t in_x0, int8_t *col) {
     const int32_t c = p->in_c;
     const int8_t zero_point = (int8_t)(-p->input_offset);
+    const int32_t run = p->filter_w * c;
     int32_t fy, fx;
+    if (run <= 16 && p->dilation_w == 1 && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w && in_y0 >= 0 &&
+        in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h) {
+        /* A window inside the image whose rows are short runs (first layers: few channels): one
+         * predicated copy per row. */
+        const mve_pred16_t pr = vctp8q((uint32_t)run);
+        const int32_t row_stride = p->dilation_h * p->in_w * c;
+        const int8_t *src = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * c;
+        for (fy = 0; fy < p->filter_h; fy++, src += row_stride, col += run) {
+            vstrbq_p_s8(col, vldrbq_z_s8(src, pr), pr);
+        }
+        return;
+    }
     for (fy = 0; fy < p->filter_h; fy++) {
         const int32_t in_y = in_y0 + p->dilation_h * fy;
         const int row_inside = in_y >= 0 && in_y < p->in_h;
