@@ -202,17 +202,13 @@ static __attribute__((noinline, optimize("no-schedule-insns", "no-schedule-insns
  * registers are taken. Per group: the sums from the bias (LDM), the
  * steps as in pointwise_run, the sums to two vectors, the short requantization, one store. */
 EK_INLINE void pixel_groups(const int8_t *x, const int8_t *filter, const int32_t *rq_first, int8_t *out,
-                            int8_t *out_end, int32_t steps, int32_t tail, int32_t out_offset, int32_t *sums,
-                            int reverse) {
+                            int8_t *out_end, int32x4_t keep, int32x4_t moves) {
     register const int8_t *xs __asm__("r1") = x;
     register const int8_t *w __asm__("r3") = filter;
     register const int32_t *rq __asm__("r7") = rq_first;
     register int8_t *o __asm__("r9") = out;
     register int8_t *end __asm__("r11") = out_end;
-    int32x4_t keep = ek_vec4((int32_t)(uintptr_t)x, steps, (int32_t)(uintptr_t)sums, out_offset);
-    /* After a group: weights (already one group on), table and output; the bytes of a last partial step. */
-    const int32_t group_bytes = (steps + (tail != 0)) * 128;
-    int32x4_t moves = reverse ? ek_vec4(-2 * group_bytes, -128, -8, tail) : ek_vec4(0, 128, 8, tail);
+    keep = vsetq_lane_s32((int32_t)(uintptr_t)x, keep, 0);
     int32x4_t even, odd, t, u;
     int8x16_t xv, wv;
     __asm__ volatile(
@@ -285,14 +281,19 @@ static __attribute__((noinline)) void pixel_groups_run(const layer_t *l, const i
     const int32_t last = l->out_c / 8 - 1;
     const int8_t *f_last = l->filter + (size_t)last * 8 * l->kp;
     const int32_t *rq_last = l->rq + (size_t)last * EK_RQ_GROUP;
+    const int32_t group_bytes = (steps + (tail != 0)) * 128;
     int32_t sums[8] __attribute__((aligned(16)));
+    /* Lanes: the patch's start (set per pixel), its whole steps, the sums' buffer, the output offset;
+     * after a group the weights (already one group on), table and output move; a last partial step. */
+    const int32x4_t keep = ek_vec4(0, steps, (int32_t)(uintptr_t)sums, l->out_offset);
+    const int32x4_t moves = l->reverse ? ek_vec4(-2 * group_bytes, -128, -8, tail) : ek_vec4(0, 128, 8, tail);
     int32_t ip;
     for (ip = 0; ip < npix; ip++, x += x_step, out += out_step) {
         /* Reversed: from the last group down to the first, ending one group below the output. */
         if (l->reverse) {
-            pixel_groups(x, f_last, rq_last, out + last * 8, out - 8, steps, tail, l->out_offset, sums, 1);
+            pixel_groups(x, f_last, rq_last, out + last * 8, out - 8, keep, moves);
         } else {
-            pixel_groups(x, l->filter, l->rq, out, out + l->out_c, steps, tail, l->out_offset, sums, 0);
+            pixel_groups(x, l->filter, l->rq, out, out + l->out_c, keep, moves);
         }
     }
 }
