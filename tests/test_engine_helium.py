@@ -34,6 +34,7 @@ KERNELS = data_dir("firmware") / "kernels"
 KWS = "mlcommons_tiny/kws_ref_model.tflite"
 RESNET = "mlcommons_tiny/pretrainedResnet_quant.tflite"
 VWW = "mlcommons_tiny/vww_96_int8.tflite"
+PERSON = "tflite_micro/person_detect.tflite"
 BOARD = "corstone-300"
 
 needs_emulation = pytest.mark.skipif(
@@ -130,7 +131,7 @@ def _emulate(model: Path, family: str, tmp_path: Path, inputs: np.ndarray):
 
 
 @needs_emulation
-@pytest.mark.parametrize("relative", [KWS, RESNET, VWW])
+@pytest.mark.parametrize("relative", [KWS, RESNET, VWW, PERSON])
 def test_helium_on_m55_equals_reference_and_tflm_with_fewer_instructions(tmp_path: Path, relative: str) -> None:
     from edgekit.on_board import random_inputs
 
@@ -183,6 +184,22 @@ def _random_graphs() -> list[tuple[str, Graph]]:
         y = b.add((1, out_h, out_w, oc), scale=0.2, zp=int(rng.integers(-30, 30)))
         graphs.append((name, b.graph("CONV_2D", [x, f, bias], y, {
             "padding": pad, "stride_h": stride, "stride_w": stride, "fused_activation_function": act})))
+    for name, (h, w, c, dm, stride, pad) in {
+        "dw_dm8": (9, 8, 2, 8, 2, "SAME"), "dw_dm16_valid": (6, 7, 1, 16, 1, "VALID"),
+    }.items():
+        # Depth multipliers of 8k: each group of 8 output channels reads one input channel, broadcast.
+        b = _Builder()
+        oc = c * dm
+        x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))
+        f = b.add((1, 3, 3, oc), scale=[0.01 * (i + 1) for i in range(oc)], qdim=3,
+                  data=rng.integers(-127, 128, size=(1, 3, 3, oc), dtype=np.int8))
+        bias = b.add((oc,), dtype="int32", scale=[0.0005] * oc, data=rng.integers(-900, 900, size=oc).astype(np.int32))
+        out_h = (h + stride - 1) // stride if pad == "SAME" else (h - 3) // stride + 1
+        out_w = (w + stride - 1) // stride if pad == "SAME" else (w - 3) // stride + 1
+        y = b.add((1, out_h, out_w, oc), scale=0.2, zp=int(rng.integers(-30, 30)))
+        graphs.append((name, b.graph("DEPTHWISE_CONV_2D", [x, f, bias], y, {
+            "padding": pad, "stride_h": stride, "stride_w": stride, "depth_multiplier": dm,
+            "fused_activation_function": "NONE"})))
     for name, (batches, depth, units, wzp, bias_on) in {
         "fc_tail": (2, 37, 11, 0, True), "fc_nobias": (1, 64, 8, 0, False), "fc_weight_zp": (1, 20, 5, 3, True),
     }.items():

@@ -42,8 +42,10 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
 
 
 def helium_depthwise_vector(params: dict[str, int]) -> bool:
-    """The Helium DEPTHWISE_CONV_2D's vector path (the kernel's `vector` condition)."""
-    return int(params["depth_multiplier"]) == 1 and int(params["filter_h"]) * int(params["filter_w"]) <= DW_MAX_TAPS
+    """The Helium DEPTHWISE_CONV_2D's vector path (the kernel's `vector` condition): depth multiplier 1,
+    or a multiple of 8 (each group of 8 output channels then reads one input channel)."""
+    dm = int(params["depth_multiplier"])
+    return (dm == 1 or dm % 8 == 0) and int(params["filter_h"]) * int(params["filter_w"]) <= DW_MAX_TAPS
 
 
 def conv_chunk(kp: int, out_w: int) -> int:

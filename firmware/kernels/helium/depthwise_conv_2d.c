@@ -1,7 +1,9 @@
 /* DEPTHWISE_CONV_2D, int8, per-channel requantization: the Helium (MVE) version of
  * reference/depthwise_conv_2d.c, with the same results bit for bit.
  *
- * Depth multiplier 1 (every MLPerf Tiny model), up to EK_HELIUM_DW_MAX_TAPS taps: the output pixels go
+ * Depth multiplier 1 (the MLPerf Tiny models) or a multiple of 8 (person_detect's first layer: then a
+ * group of 8 output channels reads one input channel, broadcast), up to EK_HELIUM_DW_MAX_TAPS taps:
+ * the output pixels go
  * in tiles of two consecutive pixels, [2k, 2k + 2) in flat order. For each pixel a table holds its taps'
  * input pointers; a tap in the padding points at a row of input zero points kept in `scratch`
  * (EK_HELIUM_DW_SCRATCH(in_c) bytes; ek_helium.h: the bias arrives folded with the input offset, so a
@@ -32,6 +34,8 @@ typedef struct {
     int left;       /* some channel shifts left */
     int full_range; /* [act_min, act_max] is all of int8: saturating narrowing clamps */
     int quick;      /* full range, no left shift, every right shift >= 1: pair_group's assembly requantizes */
+    int dm8;        /* depth multiplier dm, a multiple of 8: a group of 8 channels reads input channel c / dm */
+    int32_t dm;
 } dw_t;
 
 /* Sums of 4 lanes of two pixels: + folded bias, TFLM's double rounding (ek_helium.h), + output offset.
@@ -87,6 +91,55 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
     return (const int8_t *)(uintptr_t)(base + (uint32_t)table[t]);
 }
 
+/* The taps of a pixel pair for one group of 8 channels (pair_group). XL(r) loads the 8 inputs at
+ * address r into x as int16: the next 8 bytes (depth multiplier 1), or one byte broadcast to every
+ * lane (depth multiplier 8k: the group's 8 output channels read one input channel). */
+#define EK_DW_X_VEC(r) "vldrb.s16 %q[x], [%[" #r "]]\n\t"
+#define EK_DW_X_DUP(r) "ldrsb %[" #r "], [%[" #r "]]\n\tvdup.16 %q[x], %[" #r "]\n\t"
+#define EK_DW_PAIR_ASM(XL)                       \
+    "vldrw.32 %q[ea], [%[rq], #96]\n\t"          \
+    "ldr %[ra], [%[pa]]\n\t"                     \
+    "vldrw.32 %q[oa], [%[rq], #112]\n\t"         \
+    "add %[ra], %[ra], %[ba]\n\t"                \
+    "vldrw.32 %q[eb], [%[rq], #96]\n\t"          \
+    "vldrw.32 %q[ob], [%[rq], #112]\n\t"         \
+    "vldrb.s16 %q[k], [%[w]]\n\t"                \
+    XL(ra)                                       \
+    "wls lr, %[steps], 2f\n\t"                   \
+    "1:\n\t"                                     \
+    "ldr %[ra], [%[pa], #4]!\n\t"                \
+    "ldr %[rb], [%[pb]], #4\n\t"                 \
+    "add %[ra], %[ra], %[ba]\n\t"                \
+    "add %[rb], %[rb], %[bb]\n\t"                \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"        \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"        \
+    XL(rb)                                       \
+    "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"        \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"        \
+    "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"        \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"        \
+    "vldrb.s16 %q[k], [%[w], #8]!\n\t"           \
+    "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"        \
+    XL(ra)                                       \
+    "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"        \
+    "le lr, 1b\n\t"                              \
+    "2:\n\t"                                     \
+    "ldr %[rb], [%[pb]]\n\t"                     \
+    "add %[rb], %[rb], %[bb]\n\t"                \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"        \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"        \
+    XL(rb)                                       \
+    "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"        \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"        \
+    "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"        \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"        \
+    "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"        \
+    "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
+#define EK_DW_PAIR_OUT                                                                                         \
+    [ea] "=&w"(ea), [oa] "=&w"(oa), [eb] "=&w"(eb), [ob] "=&w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi), [x] "=&w"(x), \
+        [k] "=&w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
+#define EK_DW_PAIR_IN [steps] "r"(steps), [ba] "r"(ba), [bb] "r"(bb), [rq] "r"(rq)
+
 /* Channels [8g, 8g + 8) of `pairs` pixel pairs (px[2j], px[2j + 1]). Per tap, in assembly so that the
  * order stays as written: the two pixels' input addresses (scalar), then vector memory and arithmetic
  * instructions alternating (beat overlap); the weights stream with a pre-incremented load (8 per tap,
@@ -95,61 +148,24 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
 static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px, int32_t pairs, int32_t g) {
     const int32_t steps = d->ntaps - 1;
     const int32_t c = g * 8;
+    const int32_t ic = d->dm8 ? c / d->dm : c; /* the input channel the group reads first */
     const int32_t *rq = d->rq + (size_t)g * EK_RQ_GROUP;
     int32_t j;
     for (j = 0; j < pairs; j++, px += 2) {
         const int8_t *w = d->filter + (size_t)g * d->ntaps * 8;
-        const uint32_t ba = px[0].base + (uint32_t)c;
-        const uint32_t bb = px[1].base + (uint32_t)c;
+        const uint32_t ba = px[0].base + (uint32_t)ic;
+        const uint32_t bb = px[1].base + (uint32_t)ic;
         const int32_t *pa = px[0].table;
         const int32_t *pb = px[1].table;
         const int8_t *ra, *rb;
         int32x4_t ea, oa, eb, ob, lo, hi;
         int16x8_t k, x;
         /* The sums start from the folded bias: four loads instead of zeroing and adding. */
-        __asm__ volatile(
-            "vldrw.32 %q[ea], [%[rq], #96]\n\t"
-            "ldr %[ra], [%[pa]]\n\t"
-            "vldrw.32 %q[oa], [%[rq], #112]\n\t"
-            "add %[ra], %[ra], %[ba]\n\t"
-            "vldrw.32 %q[eb], [%[rq], #96]\n\t"
-            "vldrw.32 %q[ob], [%[rq], #112]\n\t"
-            "vldrb.s16 %q[k], [%[w]]\n\t"
-            "vldrb.s16 %q[x], [%[ra]]\n\t"
-            "wls lr, %[steps], 2f\n\t"
-            "1:\n\t"
-            "ldr %[ra], [%[pa], #4]!\n\t"
-            "ldr %[rb], [%[pb]], #4\n\t"
-            "add %[ra], %[ra], %[ba]\n\t"
-            "add %[rb], %[rb], %[bb]\n\t"
-            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
-            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
-            "vldrb.s16 %q[x], [%[rb]]\n\t"
-            "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"
-            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
-            "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"
-            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
-            "vldrb.s16 %q[k], [%[w], #8]!\n\t"
-            "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"
-            "vldrb.s16 %q[x], [%[ra]]\n\t"
-            "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
-            "le lr, 1b\n\t"
-            "2:\n\t"
-            "ldr %[rb], [%[pb]]\n\t"
-            "add %[rb], %[rb], %[bb]\n\t"
-            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
-            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
-            "vldrb.s16 %q[x], [%[rb]]\n\t"
-            "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"
-            "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"
-            "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"
-            "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"
-            "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"
-            "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
-            : [ea] "=&w"(ea), [oa] "=&w"(oa), [eb] "=&w"(eb), [ob] "=&w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi),
-              [x] "=&w"(x), [k] "=&w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
-            : [steps] "r"(steps), [ba] "r"(ba), [bb] "r"(bb), [rq] "r"(rq)
-            : "lr", "memory");
+        if (d->dm8) {
+            __asm__ volatile(EK_DW_PAIR_ASM(EK_DW_X_DUP) : EK_DW_PAIR_OUT : EK_DW_PAIR_IN : "lr", "memory");
+        } else {
+            __asm__ volatile(EK_DW_PAIR_ASM(EK_DW_X_VEC) : EK_DW_PAIR_OUT : EK_DW_PAIR_IN : "lr", "memory");
+        }
         if (d->quick) {
             /* TFLM's double rounding with the bias already in: VQRDMULH, then the rounding right shift
              * with ties away from zero (minus 1 for negative values first: every shift is >= 1),
@@ -210,12 +226,13 @@ static void one_group(const dw_t *d, const pix_t *px, int32_t c, int32_t count) 
     const mve_pred16_t pred = vctp16q((uint32_t)count);
     const int8_t *w = d->filter + (size_t)(c / 8) * d->ntaps * 8;
     const int32_t *rq = d->rq + (size_t)(c / 8) * EK_RQ_GROUP;
-    const uint32_t base = px->base + (uint32_t)c;
+    const uint32_t base = px->base + (uint32_t)(d->dm8 ? c / d->dm : c);
     int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
     int32x4_t even2 = vdupq_n_s32(0), odd2 = vdupq_n_s32(0);
     int32_t t;
     for (t = 0; t < d->ntaps; t++, w += 8) {
-        const int16x8_t x = vldrbq_z_s16(tap_ptr(base, px->table, t), pred);
+        const int16x8_t x = d->dm8 ? vdupq_n_s16(*tap_ptr(base, px->table, t))
+                                   : vldrbq_z_s16(tap_ptr(base, px->table, t), pred);
         const int16x8_t k = vldrbq_s16(w);
         even = vaddq_s32(even, vmullbq_int_s16(x, k));
         odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
@@ -335,7 +352,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     pixel_t q;
     int32_t it, ig, fy, fx, n = 0;
 
-    if (p->depth_multiplier != 1 || ntaps > EK_HELIUM_DW_MAX_TAPS) {
+    if ((p->depth_multiplier != 1 && p->depth_multiplier % 8 != 0) || ntaps > EK_HELIUM_DW_MAX_TAPS) {
         scalar_path(p, input, filter, bias, multiplier, shift, output);
         return;
     }
@@ -344,6 +361,8 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     d.oc = oc;
     d.ntaps = ntaps;
     d.out_offset = p->output_offset;
+    d.dm = p->depth_multiplier;
+    d.dm8 = p->depth_multiplier != 1;
     d.act_min = p->act_min;
     d.act_max = p->act_max;
     d.full_range = p->act_min == -128 && p->act_max == 127;
