@@ -22,7 +22,13 @@ from test_engine_helium import _random_graphs
 from test_engine_inplace import _Builder
 
 from edgekit.codegen.engine import build_engine, generate_engine, kernel_family, target_kernel_family
-from edgekit.codegen.engine_ops import LOWERINGS, pack_conv_filter_dsp, pack_depthwise_filter_dsp
+from edgekit.codegen.engine_ops import (
+    LOWERINGS,
+    adapt_for_family,
+    pack_conv_filter_dsp,
+    pack_depthwise_filter_dsp,
+    pack_requant_dsp,
+)
 from edgekit.codegen.engine_plan import check_engine_plan
 from edgekit.ir.graph import Graph
 from edgekit.ir.tflite_reader import read_tflite
@@ -117,6 +123,49 @@ def test_depthwise_weight_packing_groups_channels_by_four_as_int16_pairs() -> No
         assert halves[g, :, 0, 1].tolist() == quad[:, 2].tolist()
         assert halves[g, :, 1, 0].tolist() == quad[:, 1].tolist()  # word 1: (w1, w3)
         assert halves[g, :, 1, 1].tolist() == quad[:, 3].tolist()
+
+
+def test_requant_table_packs_bias_multiplier_round_right_per_channel() -> None:
+    """engine_ops.pack_requant_dsp, the table the Arm DSP CONV_2D reads in place of `bias` (ek_dsp.h
+    EK_RQ_WORDS): round = 2^(right - 1) + folded offset x 2^right, as ek_rq_fast_setup computes it; a
+    flushed channel (multiplier 0) takes right 1 whatever its shift; no bias: 0."""
+    mults = [1 << 30, 0, 2147483647]
+    shifts = [-1, 5, -31]
+    table = pack_requant_dsp([7, -3, 1 << 20], mults, shifts, folded=-5)
+    assert table.dtype == np.int32
+    assert table.reshape(3, 4).tolist() == [
+        [7, 1 << 30, 1 + (-5 << 1), 1],
+        [-3, 0, 1 + (-5 << 1), 1],
+        [1 << 20, 2147483647, ((1 << 30) + (-5 << 31)) % (1 << 32) - (1 << 32), 31],  # wraps as uint32 does
+    ]
+    plain = pack_requant_dsp(None, mults, [-1, -1, -12], folded=0)
+    assert plain.reshape(3, 4).tolist() == [[0, 1 << 30, 1, 1], [0, 0, 1, 1], [0, 2147483647, 1 << 11, 12]]
+    with pytest.raises(ValueError):
+        pack_requant_dsp(None, [1 << 30], [0], folded=0)
+
+
+def test_fast_conv_layers_take_the_requant_table_in_place_of_bias() -> None:
+    """KWS's convolutions (all requant_fast 1): the Arm DSP call passes the table for `bias` and NULL
+    multiplier and shift; the reference call is unchanged."""
+    graph = read_tflite(shared_model(KWS))
+    seen = 0
+    for op in graph.operators:
+        if op.opcode != "CONV_2D":
+            continue
+        ref = LOWERINGS[op.opcode](graph, op)
+        low = adapt_for_family(graph, LOWERINGS[op.opcode](graph, op), "arm_dsp")
+        params = dict(ref.params)
+        assert int(params["requant_fast"]) == 1
+        assert "{a_mult}, {a_shift}" in ref.call
+        assert ", {a_rq_dsp}, NULL, NULL, " in low.call and f"{{t{op.inputs[2]}}}" not in low.call
+        arrays = {suffix: values for suffix, _, values in low.arrays}
+        ref_arrays = {suffix: values for suffix, _, values in ref.arrays}
+        assert "mult" not in arrays and "shift" not in arrays
+        bias = np.asarray(graph.tensors[op.inputs[2]].data).tolist()
+        expected = pack_requant_dsp(bias, ref_arrays["mult"], ref_arrays["shift"], int(params["output_offset"]))
+        assert list(arrays["rq_dsp"]) == expected.tolist()
+        seen += 1
+    assert seen == 5
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")

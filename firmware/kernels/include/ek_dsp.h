@@ -225,6 +225,20 @@ EK_INLINE ek_rq_fast_t ek_rq_fast_setup(int32_t multiplier, int32_t shift, int32
     return q;
 }
 
+/* The Arm DSP CONV_2D's requantization table. In a layer with requant_fast != 0 the generator passes,
+ * in place of `bias` (and with NULL multiplier and shift: the kernel's signature stays the reference
+ * one), EK_RQ_WORDS int32 words per output channel, {bias, multiplier, round, right}, as
+ * ek_rq_fast_setup would compute them (engine_ops.pack_requant_dsp; bias 0 when the layer has none).
+ * Why: the requantization of a channel pair otherwise costs as much as a quarter of a 1x1 layer's
+ * MAC loop, in three scattered array loads per channel, the shift arithmetic of ek_rq_fast_setup and
+ * the spills they cause; from the table it is a few sequential loads (LDRD/LDM) and nothing else.
+ * Every path of the kernel reads the table when requant_fast is set, never multiplier or shift. */
+#define EK_RQ_WORDS 4
+#define EK_RQ_BIAS 0
+#define EK_RQ_MULT 1
+#define EK_RQ_ROUND 2
+#define EK_RQ_RIGHT 3
+
 /* The offset folded into the rounding term (level 1) and the one added after the shift (level 2). */
 EK_INLINE int32_t ek_rq_folded(const ek_conv_params_t *p) { return p->requant_fast == 1 ? p->output_offset : 0; }
 EK_INLINE int32_t ek_rq_after(const ek_conv_params_t *p) { return p->requant_fast == 1 ? 0 : p->output_offset; }
