@@ -180,8 +180,8 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
     int32_t ra, rb;
     if (p->requant_fast) {
         const int32_t *q = bias + EK_RQ_WORDS * oc;
-        ra = ek_rq_fast(sa, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
-        rb = ek_rq_fast(sb, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
+        ra = ek_rq_table(sa, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
+        rb = ek_rq_table(sb, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
     } else {
         const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
         ra = ek_requant_apply(&q, sa) + p->output_offset;
@@ -200,17 +200,17 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
     }
 }
 
-/* Channels oc, oc + 1 of both pixels with ek_rq_fast and no clamp beyond int8 (s<pixel><channel>).
+/* Channels oc, oc + 1 of both pixels with ek_rq_table and no clamp beyond int8 (s<pixel><channel>).
  * q: the pair's 2 x EK_RQ_WORDS words of the requantization table; out_a, out_b: at channel oc. */
 EK_INLINE void store_pair_fast(const int32_t *q, int32_t after, int32_t s00, int32_t s01, int32_t s10, int32_t s11,
                                int8_t *out_a, int8_t *out_b) {
     const int32_t m0 = q[EK_RQ_MULT], round0 = q[EK_RQ_ROUND], right0 = q[EK_RQ_RIGHT];
     const int32_t m1 = q[EK_RQ_WORDS + EK_RQ_MULT], round1 = q[EK_RQ_WORDS + EK_RQ_ROUND];
     const int32_t right1 = q[EK_RQ_WORDS + EK_RQ_RIGHT];
-    out_a[0] = ek_sat_s8(ek_rq_fast(s00, m0, right0, round0) + after);
-    out_b[0] = ek_sat_s8(ek_rq_fast(s10, m0, right0, round0) + after);
-    out_a[1] = ek_sat_s8(ek_rq_fast(s01, m1, right1, round1) + after);
-    out_b[1] = ek_sat_s8(ek_rq_fast(s11, m1, right1, round1) + after);
+    out_a[0] = ek_sat_s8(ek_rq_table(s00, m0, right0, round0) + after);
+    out_b[0] = ek_sat_s8(ek_rq_table(s10, m0, right0, round0) + after);
+    out_a[1] = ek_sat_s8(ek_rq_table(s01, m1, right1, round1) + after);
+    out_b[1] = ek_sat_s8(ek_rq_table(s11, m1, right1, round1) + after);
 }
 
 /* Output channels oc and oc + 1 for both patches, in C (grouped convolutions, lone pixels, depths that
@@ -283,14 +283,14 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
 
 #if EK_HAS_DSP && defined(__GNUC__)
 /* The sums of a channel pair against both patches: `groups` groups of 4 taps through EK_CONV_GROUP_ASM,
- * two per iteration (an odd one first). Advances w past the pair's weights. */
+ * two per iteration (an odd one first). Advances w past the pair's weights. One LSRS gives both tests:
+ * C the odd group, Z no pair left (EK_CONV_GROUP_ASM sets no flags). */
 #define EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11)                                                      \
     do {                                                                                                    \
         const uint32_t *x_ = (const uint32_t *)(const void *)(col);                                         \
         uint32_t n_ = (groups), t0, t1, t2, t3, t4, t5;                                                     \
-        __asm__ volatile("tst %[n], #1\n\t"                                                                  \
-                         "beq 2f\n\t" EK_CONV_GROUP_ASM "2:\n\t"                                            \
-                         "lsrs %[n], %[n], #1\n\t"                                                           \
+        __asm__ volatile("lsrs %[n], %[n], #1\n\t"                                                          \
+                         "bcc 2f\n\t" EK_CONV_GROUP_ASM "2:\n\t"                                            \
                          "beq 3f\n"                                                                         \
                          "1:\n\t" EK_CONV_GROUP_ASM EK_CONV_GROUP_ASM "subs %[n], %[n], #1\n\t"               \
                          "bne 1b\n"                                                                         \
@@ -301,6 +301,18 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
                          :                                                                                  \
                          : "cc", "memory");                                                                 \
     } while (0)
+
+/* The channel pairs of all_channels' fast path (one copy with `after` 0, one with the layer's): the
+ * requantization table q and both outputs walked by pointer. Returns w past the pairs' weights. */
+EK_INLINE const int8_t *fast_pairs(const int8_t *w, uint32_t groups, const int16_t *col, const int32_t *q,
+                                   const int32_t *q_end, int32_t after, int8_t *oa, int8_t *ob) {
+    for (; q != q_end; q += 2 * EK_RQ_WORDS, oa += 2, ob += 2) {
+        int32_t s00 = q[EK_RQ_BIAS], s01 = q[EK_RQ_WORDS + EK_RQ_BIAS], s10 = s00, s11 = s01;
+        EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11);
+        store_pair_fast(q, after, s00, s01, s10, s11, oa, ob);
+    }
+    return w;
+}
 
 /* Every output channel of a pixel pair, for one group whose depth is a multiple of 4, channel pairs
  * through EK_CONV_PAIR. With `fast` (ek_rq_fast, no clamp beyond int8) the loop walks the
@@ -316,12 +328,11 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
     int32_t oc = out_c & ~1;
     if (fast) {
         const int32_t after = ek_rq_after(p);
-        const int32_t *q = bias, *const q_end = bias + EK_RQ_WORDS * oc;
-        int8_t *oa = out_a, *ob = out_b;
-        for (; q != q_end; q += 2 * EK_RQ_WORDS, oa += 2, ob += 2) {
-            int32_t s00 = q[EK_RQ_BIAS], s01 = q[EK_RQ_WORDS + EK_RQ_BIAS], s10 = s00, s11 = s01;
-            EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11);
-            store_pair_fast(q, after, s00, s01, s10, s11, oa, ob);
+        const int32_t *const q_end = bias + EK_RQ_WORDS * oc;
+        if (after == 0) { /* requant_fast 1: the offset is in the rounding term */
+            w = fast_pairs(w, groups, col, bias, q_end, 0, out_a, out_b);
+        } else {
+            w = fast_pairs(w, groups, col, bias, q_end, after, out_a, out_b);
         }
     } else {
         const int32_t table = p->requant_fast;
