@@ -200,17 +200,20 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
     }
 }
 
-/* Channels oc, oc + 1 of both pixels with ek_rq_table and no clamp beyond int8 (s<pixel><channel>).
- * q: the pair's 2 x EK_RQ_WORDS words of the requantization table; out_a, out_b: at channel oc. */
-EK_INLINE void store_pair_fast(const int32_t *q, int32_t after, int32_t s00, int32_t s01, int32_t s10, int32_t s11,
-                               int8_t *out_a, int8_t *out_b) {
+/* Channels oc, oc + 1 of both pixels with ek_rq_table, the output offset folded (requant_fast 1) and
+ * no clamp beyond int8 (s<pixel><channel>); q: the pair's 2 x EK_RQ_WORDS words of the requantization
+ * table; out_a, out_b: at channel oc. (No CONV_2D of the reference models needs requant_fast 2, whose
+ * offset is added after the shift: those layers take store_channel, which saves an ADD per output
+ * here and a second copy of the pair loop.) */
+EK_INLINE void store_pair_fast(const int32_t *q, int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a,
+                               int8_t *out_b) {
     const int32_t m0 = q[EK_RQ_MULT], round0 = q[EK_RQ_ROUND], right0 = q[EK_RQ_RIGHT];
     const int32_t m1 = q[EK_RQ_WORDS + EK_RQ_MULT], round1 = q[EK_RQ_WORDS + EK_RQ_ROUND];
     const int32_t right1 = q[EK_RQ_WORDS + EK_RQ_RIGHT];
-    out_a[0] = ek_sat_s8(ek_rq_table(s00, m0, right0, round0) + after);
-    out_b[0] = ek_sat_s8(ek_rq_table(s10, m0, right0, round0) + after);
-    out_a[1] = ek_sat_s8(ek_rq_table(s01, m1, right1, round1) + after);
-    out_b[1] = ek_sat_s8(ek_rq_table(s11, m1, right1, round1) + after);
+    out_a[0] = ek_sat_s8(ek_rq_table(s00, m0, right0, round0));
+    out_b[0] = ek_sat_s8(ek_rq_table(s10, m0, right0, round0));
+    out_a[1] = ek_sat_s8(ek_rq_table(s01, m1, right1, round1));
+    out_b[1] = ek_sat_s8(ek_rq_table(s11, m1, right1, round1));
 }
 
 /* Output channels oc and oc + 1 for both patches, in C (grouped convolutions, lone pixels, depths that
@@ -302,20 +305,20 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
                          : "cc", "memory");                                                                 \
     } while (0)
 
-/* The channel pairs of all_channels' fast path (one copy with `after` 0, one with the layer's): the
- * requantization table q and both outputs walked by pointer. Returns w past the pairs' weights. */
+/* The channel pairs of all_channels' fast path: the requantization table q and both outputs walked by
+ * pointer. Returns w past the pairs' weights. */
 EK_INLINE const int8_t *fast_pairs(const int8_t *w, uint32_t groups, const int16_t *col, const int32_t *q,
-                                   const int32_t *q_end, int32_t after, int8_t *oa, int8_t *ob) {
+                                   const int32_t *q_end, int8_t *oa, int8_t *ob) {
     for (; q != q_end; q += 2 * EK_RQ_WORDS, oa += 2, ob += 2) {
         int32_t s00 = q[EK_RQ_BIAS], s01 = q[EK_RQ_WORDS + EK_RQ_BIAS], s10 = s00, s11 = s01;
         EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11);
-        store_pair_fast(q, after, s00, s01, s10, s11, oa, ob);
+        store_pair_fast(q, s00, s01, s10, s11, oa, ob);
     }
     return w;
 }
 
 /* Every output channel of a pixel pair, for one group whose depth is a multiple of 4, channel pairs
- * through EK_CONV_PAIR. With `fast` (ek_rq_fast, no clamp beyond int8) the loop walks the
+ * through EK_CONV_PAIR. With `fast` (requant_fast 1, no clamp beyond int8) the loop walks the
  * requantization table and both outputs by pointer and requantizes inline, with nothing re-read from
  * the parameter struct and no per-channel set-up (its own loop, so that no test of `fast` or of the
  * table is left in it); otherwise store_channel. An odd last channel goes to channel_single. */
@@ -327,13 +330,7 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
     const int8_t *w = filter;
     int32_t oc = out_c & ~1;
     if (fast) {
-        const int32_t after = ek_rq_after(p);
-        const int32_t *const q_end = bias + EK_RQ_WORDS * oc;
-        if (after == 0) { /* requant_fast 1: the offset is in the rounding term */
-            w = fast_pairs(w, groups, col, bias, q_end, 0, out_a, out_b);
-        } else {
-            w = fast_pairs(w, groups, col, bias, q_end, after, out_a, out_b);
-        }
+        w = fast_pairs(w, groups, col, bias, bias + EK_RQ_WORDS * oc, out_a, out_b);
     } else {
         const int32_t table = p->requant_fast;
         for (oc = 0; oc + 1 < out_c; oc += 2) {
@@ -414,8 +411,8 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
     const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, p->filter_in_c);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t out_c = p->out_c;
-    const int32_t table = p->requant_fast, after = ek_rq_after(p);
-    const int fast = table && ek_full_range(p->act_min, p->act_max);
+    const int32_t table = p->requant_fast;
+    const int fast = table == 1 && ek_full_range(p->act_min, p->act_max);
     int16_t *row_a = scratch, *row_b = scratch + cols;
     ek_pixel_t pa = ek_pixel_first(p), pb;
     int32_t i, oc;
@@ -440,7 +437,7 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
                         single, &s00, &s01, &s10, &s11);
             w += single ? cols / 2 : cols;
             if (fast && pair && !single) {
-                store_pair_fast(bias + EK_RQ_WORDS * oc, after, s00, s01, s10, s11, out_a + oc, out_b + oc);
+                store_pair_fast(bias + EK_RQ_WORDS * oc, s00, s01, s10, s11, out_a + oc, out_b + oc);
                 continue;
             }
             store_channel(p, oc, s00, s10, bias, multiplier, shift, out_a, out_b);
@@ -465,7 +462,8 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
      * before the first pixel's next group is read, an order the planner's overlap does not allow. */
     const int pairs = groups == 1;
     const int whole_groups = pairs && (depth & 3) == 0;
-    const int fast = p->requant_fast && ek_full_range(p->act_min, p->act_max);
+    /* all_channels' fast loop: the offset folded into the table's rounding term, the int8 range. */
+    const int fast = p->requant_fast == 1 && ek_full_range(p->act_min, p->act_max);
     int32_t i, g, oc, step;
     ek_pixel_t pa = ek_pixel_first(p), pb;
 
