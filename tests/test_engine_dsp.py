@@ -22,7 +22,14 @@ from test_engine_helium import _random_graphs
 from test_engine_inplace import _Builder
 
 from edgekit.codegen.engine import build_engine, generate_engine, kernel_family, target_kernel_family
-from edgekit.codegen.engine_ops import LOWERINGS, pack_conv_filter_dsp, pack_depthwise_filter_dsp
+from edgekit.codegen.engine_ops import (
+    LOWERINGS,
+    adapt_for_family,
+    flushed_channels_zeroed,
+    pack_conv_filter_dsp,
+    pack_depthwise_filter_dsp,
+    pack_requant_dsp,
+)
 from edgekit.codegen.engine_plan import check_engine_plan
 from edgekit.ir.graph import Graph
 from edgekit.ir.tflite_reader import read_tflite
@@ -117,6 +124,63 @@ def test_depthwise_weight_packing_groups_channels_by_four_as_int16_pairs() -> No
         assert halves[g, :, 0, 1].tolist() == quad[:, 2].tolist()
         assert halves[g, :, 1, 0].tolist() == quad[:, 1].tolist()  # word 1: (w1, w3)
         assert halves[g, :, 1, 1].tolist() == quad[:, 3].tolist()
+
+
+def test_requant_table_packs_bias_multiplier_round_right_per_channel() -> None:
+    """engine_ops.pack_requant_dsp, the table the Arm DSP CONV_2D reads in place of `bias` (ek_dsp.h
+    EK_RQ_WORDS): the multiplier as 2M - 2^32 (SMMLAR's form), round = 2^(right - 1) + folded offset x
+    2^right as ek_rq_fast_setup computes it; a flushed channel (multiplier 0) takes bias 0, multiplier 0
+    and right 1 whatever its shift; no bias: 0."""
+    mults = [1 << 30, 0, 2147483647]
+    shifts = [-1, 5, -31]
+    table = pack_requant_dsp([7, -3, 1 << 20], mults, shifts, folded=-5)
+    assert table.dtype == np.int32
+    assert table.reshape(3, 4).tolist() == [
+        [7, -(1 << 31), 1 + (-5 << 1), 1],
+        [0, 0, 1 + (-5 << 1), 1],
+        [1 << 20, -2, ((1 << 30) + (-5 << 31)) % (1 << 32) - (1 << 32), 31],  # wraps as uint32 does
+    ]
+    plain = pack_requant_dsp(None, mults, [-1, -1, -12], folded=0)
+    assert plain.reshape(3, 4).tolist() == [[0, -(1 << 31), 1, 1], [0, 0, 1, 1], [0, -2, 1 << 11, 12]]
+    with pytest.raises(ValueError):
+        pack_requant_dsp(None, [1 << 30], [0], folded=0)
+    # SMMLAR(acc, 2M - 2^32, acc) == SMMULR(2 acc, M) (ek_dsp.h ek_rq_table against ek_rq_fast).
+    rng = np.random.default_rng(5)
+    for m in (1 << 30, 2147483647, 1518500250):
+        m2 = int(pack_requant_dsp(None, [m], [-3], folded=0)[1])
+        for acc in [*rng.integers(-(1 << 30), 1 << 30, size=200).tolist(), 0, 1, -1, (1 << 30) - 1, -(1 << 30)]:
+            assert (acc * (1 << 32) + acc * m2 + (1 << 31)) >> 32 == (2 * acc * m + (1 << 31)) >> 32
+
+
+def test_flushed_channels_get_zero_weights() -> None:
+    filt = np.arange(1, 13, dtype=np.int8).reshape(3, 1, 1, 4)
+    zeroed = flushed_channels_zeroed(filt, [1 << 30, 0, 1 << 30])
+    assert zeroed[1].tolist() == [[[0, 0, 0, 0]]] and np.array_equal(zeroed[[0, 2]], filt[[0, 2]])
+    assert flushed_channels_zeroed(filt, [1 << 30] * 3) is filt
+
+
+def test_fast_conv_layers_take_the_requant_table_in_place_of_bias() -> None:
+    """KWS's convolutions (all requant_fast 1): the Arm DSP call passes the table for `bias` and NULL
+    multiplier and shift; the reference call is unchanged."""
+    graph = read_tflite(shared_model(KWS))
+    seen = 0
+    for op in graph.operators:
+        if op.opcode != "CONV_2D":
+            continue
+        ref = LOWERINGS[op.opcode](graph, op)
+        low = adapt_for_family(graph, LOWERINGS[op.opcode](graph, op), "arm_dsp")
+        params = dict(ref.params)
+        assert int(params["requant_fast"]) == 1
+        assert "{a_mult}, {a_shift}" in ref.call
+        assert ", {a_rq_dsp}, NULL, NULL, " in low.call and f"{{t{op.inputs[2]}}}" not in low.call
+        arrays = {suffix: values for suffix, _, values in low.arrays}
+        ref_arrays = {suffix: values for suffix, _, values in ref.arrays}
+        assert "mult" not in arrays and "shift" not in arrays
+        bias = np.asarray(graph.tensors[op.inputs[2]].data).tolist()
+        expected = pack_requant_dsp(bias, ref_arrays["mult"], ref_arrays["shift"], int(params["output_offset"]))
+        assert list(arrays["rq_dsp"]) == expected.tolist()
+        seen += 1
+    assert seen == 5
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
@@ -231,6 +295,27 @@ def _dsp_graphs() -> list[tuple[str, Graph]]:
     y = b.add((1, 3, 4, 6), scale=40000.0, zp=100)
     graphs.append(("pw_unfolded_offset", b.graph("CONV_2D", [x, f, bias], y, {
         "padding": "VALID", "stride_h": 1, "stride_w": 1, "fused_activation_function": "NONE"})))
+    # Flushed channels (a filter scale so small that TFLM's multiplier is 0) in short-requantization
+    # layers, which take the requantization table with those channels' weights zeroed: a pointwise
+    # layer with a bias (the assembly pair loop, a flushed channel in each half of a pair, an odd last
+    # one), a narrow one without (narrow_path), a 3x3 one without (all_channels from the table's 0 bias).
+    flushed_cases = {
+        "pw_flushed_c8_oc11": (4, 5, 8, 11, 1, True, (1, 4, 10)),
+        "narrow_flushed_c3_oc6_nobias": (5, 5, 3, 6, 3, False, (0, 5)),
+        "conv_flushed_c4_oc6_nobias": (5, 4, 4, 6, 3, False, (3,)),
+    }
+    for name, (h, w, c, oc, k, with_bias, flushed) in flushed_cases.items():
+        b = _Builder()
+        x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))
+        scales = [1e-15 if i in flushed else 0.01 * (i + 1) for i in range(oc)]
+        f = b.add((oc, k, k, c), scale=scales, data=rng.integers(-127, 128, size=(oc, k, k, c), dtype=np.int8))
+        inputs = [x, f]
+        if with_bias:
+            inputs.append(b.add((oc,), dtype="int32", scale=[s * 0.05 for s in scales],
+                                data=rng.integers(-900, 900, size=oc).astype(np.int32)))
+        y = b.add((1, h, w, oc), scale=0.2, zp=int(rng.integers(-30, 30)))
+        graphs.append((name, b.graph("CONV_2D", inputs, y, {
+            "padding": "SAME", "stride_h": 1, "stride_w": 1, "fused_activation_function": "NONE"})))
     return graphs
 
 
@@ -247,6 +332,11 @@ def test_short_requantization_is_proved_per_layer() -> None:
     assert flag(by_name["dw3x3_c16_same"]) == 1 and flag(by_name["narrow_c3_oc7"]) == 1
     assert flag(by_name["dw3x3_c4_shift0"]) == 0 and flag(by_name["pw_c8_oc9_shift0"]) == 0
     assert flag(by_name["pw_unfolded_offset"]) == 2
+    for name in ("pw_flushed_c8_oc11", "narrow_flushed_c3_oc6_nobias", "conv_flushed_c4_oc6_nobias"):
+        graph = by_name[name]
+        op = graph.operators[0]
+        low = LOWERINGS[op.opcode](graph, op)
+        assert flag(graph) == 1 and 0 in dict((s, v) for s, _, v in low.arrays)["mult"], name
     huge = by_name["dw3x3_c16_same"]
     bias = huge.tensors[huge.operators[0].inputs[2]]
     bias.data = np.full_like(bias.data, 1 << 30)

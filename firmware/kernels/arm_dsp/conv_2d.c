@@ -12,6 +12,11 @@
  * lets one pointer walk both. `scratch` holds 2 * EK_CONV_COLS(...) int16, plus one more row for staging
  * when filter_in_c % 4 != 0 (the generator puts it in the arena: engine_ops mirrors the size).
  *
+ * Layers with requant_fast set take `bias` as the generator's requantization table (ek_dsp.h
+ * EK_RQ_WORDS words per channel: bias, multiplier in SMMLAR's form, rounding term, right shift) and
+ * NULL multiplier and shift; every path below reads it through rq_bias, store_channel and
+ * store_pair_fast, so that the pair loops do no per-channel set-up.
+ *
  * Write order: all inputs of both pixels are read into the scratch before any of their outputs is
  * written, and pixel pairs follow the reference order (reversed when `reverse` is set), so the
  * in-place overlaps the planner computes for the reference kernel stay safe. */
@@ -158,17 +163,26 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
     "smlad %[d], %[t1], %[t5], %[d]\n\t"
 #endif
 
-/* Requantize, offset, clamp and store output channel `oc` of both pixels (out_b NULL: one pixel). */
+/* The initial sum of output channel `oc`: its bias, from the requantization table when there is one. */
+EK_INLINE int32_t rq_bias(int32_t requant_fast, const int32_t *bias, int32_t oc) {
+    if (requant_fast) {
+        return bias[EK_RQ_WORDS * oc + EK_RQ_BIAS];
+    }
+    return bias != NULL ? bias[oc] : 0;
+}
+
+/* Requantize, offset, clamp and store output channel `oc` of both pixels (out_b NULL: one pixel).
+ * `bias`: the kernel's argument (the requantization table with requant_fast). */
 #if defined(__GNUC__)
 __attribute__((noinline)) /* called from several paths: one copy of both requantizations */
 #endif
-static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *multiplier,
-                             const int8_t *shift, int8_t *out_a, int8_t *out_b) {
+static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int32_t sb, const int32_t *bias,
+                          const int32_t *multiplier, const int8_t *shift, int8_t *out_a, int8_t *out_b) {
     int32_t ra, rb;
     if (p->requant_fast) {
-        const ek_rq_fast_t q = ek_rq_fast_setup(multiplier[oc], shift[oc], ek_rq_folded(p));
-        ra = ek_rq_fast(sa, q.multiplier, q.right, q.round) + ek_rq_after(p);
-        rb = ek_rq_fast(sb, q.multiplier, q.right, q.round) + ek_rq_after(p);
+        const int32_t *q = bias + EK_RQ_WORDS * oc;
+        ra = ek_rq_table(sa, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
+        rb = ek_rq_table(sb, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
     } else {
         const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
         ra = ek_requant_apply(&q, sa) + p->output_offset;
@@ -187,16 +201,20 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
     }
 }
 
-/* Channels oc, oc + 1 of both pixels with ek_rq_fast and no clamp beyond int8 (s<pixel><channel>). */
-EK_INLINE void store_pair_fast(const int32_t *multiplier, const int8_t *shift, int32_t folded, int32_t after,
-                               int32_t oc, int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a,
+/* Channels oc, oc + 1 of both pixels with ek_rq_table, the output offset folded (requant_fast 1) and
+ * no clamp beyond int8 (s<pixel><channel>); q: the pair's 2 x EK_RQ_WORDS words of the requantization
+ * table; out_a, out_b: at channel oc. (No CONV_2D of the reference models needs requant_fast 2, whose
+ * offset is added after the shift: those layers take store_channel, which saves an ADD per output
+ * here and a second copy of the pair loop.) */
+EK_INLINE void store_pair_fast(const int32_t *q, int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a,
                                int8_t *out_b) {
-    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[oc], shift[oc], folded);
-    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[oc + 1], shift[oc + 1], folded);
-    out_a[oc] = ek_sat_s8(ek_rq_fast(s00, q0.multiplier, q0.right, q0.round) + after);
-    out_a[oc + 1] = ek_sat_s8(ek_rq_fast(s01, q1.multiplier, q1.right, q1.round) + after);
-    out_b[oc] = ek_sat_s8(ek_rq_fast(s10, q0.multiplier, q0.right, q0.round) + after);
-    out_b[oc + 1] = ek_sat_s8(ek_rq_fast(s11, q1.multiplier, q1.right, q1.round) + after);
+    const int32_t m0 = q[EK_RQ_MULT], round0 = q[EK_RQ_ROUND], right0 = q[EK_RQ_RIGHT];
+    const int32_t m1 = q[EK_RQ_WORDS + EK_RQ_MULT], round1 = q[EK_RQ_WORDS + EK_RQ_ROUND];
+    const int32_t right1 = q[EK_RQ_WORDS + EK_RQ_RIGHT];
+    out_a[0] = ek_sat_s8(ek_rq_table(s00, m0, right0, round0));
+    out_b[0] = ek_sat_s8(ek_rq_table(s10, m0, right0, round0));
+    out_a[1] = ek_sat_s8(ek_rq_table(s01, m1, right1, round1));
+    out_b[1] = ek_sat_s8(ek_rq_table(s11, m1, right1, round1));
 }
 
 /* Output channels oc and oc + 1 for both patches, in C (grouped convolutions, lone pixels, depths that
@@ -206,8 +224,8 @@ EK_INLINE void store_pair_fast(const int32_t *multiplier, const int8_t *shift, i
 static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
                          const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
                          int8_t *out_b) {
-    const int32_t b0 = bias != NULL ? bias[oc] : 0;
-    const int32_t b1 = bias != NULL ? bias[oc + 1] : 0;
+    const int32_t b0 = rq_bias(p->requant_fast, bias, oc);
+    const int32_t b1 = rq_bias(p->requant_fast, bias, oc + 1);
     int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1; /* s<pixel><channel> */
     const uint32_t *x = (const uint32_t *)(const void *)col;
     const int32_t whole = depth & ~3;
@@ -238,15 +256,15 @@ static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t dep
         s10 += wv0 * col[EK_SLOT(k, 1)];
         s11 += wv1 * col[EK_SLOT(k, 1)];
     }
-    store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
-    store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
+    store_channel(p, oc, s00, s10, bias, multiplier, shift, out_a, out_b);
+    store_channel(p, oc + 1, s01, s11, bias, multiplier, shift, out_a, out_b);
 }
 
 /* A lone output channel (the odd last one of a group): its weights in the reference layout. */
 static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col,
                            int32_t oc, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
                            int8_t *out_a, int8_t *out_b) {
-    int32_t s0 = bias != NULL ? bias[oc] : 0;
+    int32_t s0 = rq_bias(p->requant_fast, bias, oc);
     int32_t s1 = s0;
     const uint32_t *x = (const uint32_t *)(const void *)col;
     const int32_t whole = depth & ~3;
@@ -264,51 +282,63 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
         s0 += w[k] * col[EK_SLOT(k, 0)];
         s1 += w[k] * col[EK_SLOT(k, 1)];
     }
-    store_channel(p, oc, s0, s1, multiplier, shift, out_a, out_b);
+    store_channel(p, oc, s0, s1, bias, multiplier, shift, out_a, out_b);
 }
 
 #if EK_HAS_DSP && defined(__GNUC__)
-/* Every output channel of a pixel pair, for one group whose depth is a multiple of 4: channel pairs
- * through EK_CONV_GROUP_ASM, two groups of 4 taps per iteration (an odd one first). With `fast`
- * (ek_rq_fast, no clamp beyond int8) the requantization is inline and nothing is re-read from the
- * parameter struct; otherwise store_channel. An odd last channel goes to channel_single. */
+/* The sums of a channel pair against both patches: `groups` groups of 4 taps through EK_CONV_GROUP_ASM,
+ * two per iteration (an odd one first). Advances w past the pair's weights. One LSRS gives both tests:
+ * C the odd group, Z no pair left (EK_CONV_GROUP_ASM sets no flags). */
+#define EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11)                                                      \
+    do {                                                                                                    \
+        const uint32_t *x_ = (const uint32_t *)(const void *)(col);                                         \
+        uint32_t n_ = (groups), t0, t1, t2, t3, t4, t5;                                                     \
+        __asm__ volatile("lsrs %[n], %[n], #1\n\t"                                                          \
+                         "bcc 2f\n\t" EK_CONV_GROUP_ASM "2:\n\t"                                            \
+                         "beq 3f\n"                                                                         \
+                         "1:\n\t" EK_CONV_GROUP_ASM EK_CONV_GROUP_ASM "subs %[n], %[n], #1\n\t"               \
+                         "bne 1b\n"                                                                         \
+                         "3:\n"                                                                             \
+                         : [w] "+r"(w), [x] "+r"(x_), [n] "+r"(n_), [a] "+r"(s00), [b] "+r"(s01),           \
+                           [c] "+r"(s10), [d] "+r"(s11), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),   \
+                           [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)                                  \
+                         :                                                                                  \
+                         : "cc", "memory");                                                                 \
+    } while (0)
+
+/* The channel pairs of all_channels' fast path: the requantization table q and both outputs walked by
+ * pointer. Returns w past the pairs' weights. */
+EK_INLINE const int8_t *fast_pairs(const int8_t *w, uint32_t groups, const int16_t *col, const int32_t *q,
+                                   const int32_t *q_end, int8_t *oa, int8_t *ob) {
+    for (; q != q_end; q += 2 * EK_RQ_WORDS, oa += 2, ob += 2) {
+        int32_t s00 = q[EK_RQ_BIAS], s01 = q[EK_RQ_WORDS + EK_RQ_BIAS], s10 = s00, s11 = s01;
+        EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11);
+        store_pair_fast(q, s00, s01, s10, s11, oa, ob);
+    }
+    return w;
+}
+
+/* Every output channel of a pixel pair, for one group whose depth is a multiple of 4, channel pairs
+ * through EK_CONV_PAIR. With `fast` (requant_fast 1, no clamp beyond int8) the loop walks the
+ * requantization table and both outputs by pointer and requantizes inline, with nothing re-read from
+ * the parameter struct and no per-channel set-up (its own loop, so that no test of `fast` or of the
+ * table is left in it); otherwise store_channel. An odd last channel goes to channel_single. */
 static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_t depth, const int16_t *col,
                          const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
                          int8_t *out_b, int fast) {
     const int32_t out_c = p->out_c;
-    const int32_t folded = ek_rq_folded(p), after = ek_rq_after(p);
     const uint32_t groups = (uint32_t)(depth >> 2);
     const int8_t *w = filter;
-    int32_t oc;
-    for (oc = 0; oc + 1 < out_c; oc += 2) {
-        int32_t s00 = bias != NULL ? bias[oc] : 0;
-        int32_t s01 = bias != NULL ? bias[oc + 1] : 0;
-        int32_t s10 = s00, s11 = s01;
-        const uint32_t *x = (const uint32_t *)(const void *)col;
-        uint32_t n = groups;
-        uint32_t t0, t1, t2, t3, t4, t5;
-        __asm__ volatile(
-            "tst %[n], #1\n\t"
-            "beq 2f\n\t"
-            EK_CONV_GROUP_ASM
-            "2:\n\t"
-            "lsrs %[n], %[n], #1\n\t"
-            "beq 3f\n"
-            "1:\n\t"
-            EK_CONV_GROUP_ASM
-            EK_CONV_GROUP_ASM
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n"
-            "3:\n"
-            : [w] "+r"(w), [x] "+r"(x), [n] "+r"(n), [a] "+r"(s00), [b] "+r"(s01), [c] "+r"(s10), [d] "+r"(s11),
-              [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-            :
-            : "cc", "memory");
-        if (fast) {
-            store_pair_fast(multiplier, shift, folded, after, oc, s00, s01, s10, s11, out_a, out_b);
-        } else {
-            store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
-            store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
+    int32_t oc = out_c & ~1;
+    if (fast) {
+        w = fast_pairs(w, groups, col, bias, bias + EK_RQ_WORDS * oc, out_a, out_b);
+    } else {
+        const int32_t table = p->requant_fast;
+        for (oc = 0; oc + 1 < out_c; oc += 2) {
+            int32_t s00 = rq_bias(table, bias, oc), s01 = rq_bias(table, bias, oc + 1), s10 = s00, s11 = s01;
+            EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11);
+            store_channel(p, oc, s00, s10, bias, multiplier, shift, out_a, out_b);
+            store_channel(p, oc + 1, s01, s11, bias, multiplier, shift, out_a, out_b);
         }
     }
     if (oc < out_c) {
@@ -382,8 +412,8 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
     const int32_t cols = EK_CONV_COLS(p->filter_h, p->filter_w, p->filter_in_c);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t out_c = p->out_c;
-    const int32_t folded = ek_rq_folded(p), after = ek_rq_after(p);
-    const int fast = p->requant_fast && ek_full_range(p->act_min, p->act_max);
+    const int32_t table = p->requant_fast;
+    const int fast = table == 1 && ek_full_range(p->act_min, p->act_max);
     int16_t *row_a = scratch, *row_b = scratch + cols;
     ek_pixel_t pa = ek_pixel_first(p), pb;
     int32_t i, oc;
@@ -401,19 +431,19 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
         im2col_linear(p, input, &pb, 0, cols, row_b);
         for (oc = 0; oc < out_c; oc += 2) {
             const int single = oc + 1 == out_c;
-            int32_t s00 = bias != NULL ? bias[oc] : 0;
-            int32_t s01 = bias != NULL && !single ? bias[oc + 1] : 0;
+            int32_t s00 = rq_bias(table, bias, oc);
+            int32_t s01 = single ? 0 : rq_bias(table, bias, oc + 1);
             int32_t s10 = s00, s11 = s01;
             narrow_sums(w, (const uint32_t *)(const void *)row_a, (const uint32_t *)(const void *)row_b, cols,
                         single, &s00, &s01, &s10, &s11);
             w += single ? cols / 2 : cols;
             if (fast && pair && !single) {
-                store_pair_fast(multiplier, shift, folded, after, oc, s00, s01, s10, s11, out_a, out_b);
+                store_pair_fast(bias + EK_RQ_WORDS * oc, s00, s01, s10, s11, out_a + oc, out_b + oc);
                 continue;
             }
-            store_channel(p, oc, s00, s10, multiplier, shift, out_a, out_b);
+            store_channel(p, oc, s00, s10, bias, multiplier, shift, out_a, out_b);
             if (!single) {
-                store_channel(p, oc + 1, s01, s11, multiplier, shift, out_a, out_b);
+                store_channel(p, oc + 1, s01, s11, bias, multiplier, shift, out_a, out_b);
             }
         }
         pa = pb;
@@ -433,7 +463,8 @@ void ek_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t 
      * before the first pixel's next group is read, an order the planner's overlap does not allow. */
     const int pairs = groups == 1;
     const int whole_groups = pairs && (depth & 3) == 0;
-    const int fast = p->requant_fast && ek_full_range(p->act_min, p->act_max);
+    /* all_channels' fast loop: the offset folded into the table's rounding term, the int8 range. */
+    const int fast = p->requant_fast == 1 && ek_full_range(p->act_min, p->act_max);
     int32_t i, g, oc, step;
     ek_pixel_t pa = ek_pixel_first(p), pb;
 

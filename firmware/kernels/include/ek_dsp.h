@@ -225,6 +225,26 @@ EK_INLINE ek_rq_fast_t ek_rq_fast_setup(int32_t multiplier, int32_t shift, int32
     return q;
 }
 
+/* The Arm DSP CONV_2D's requantization table. In a layer with requant_fast != 0 the generator passes,
+ * in place of `bias` (and with NULL multiplier and shift: the kernel's signature stays the reference
+ * one), EK_RQ_WORDS int32 words per output channel, {bias, multiplier', round, right}
+ * (engine_ops.pack_requant_dsp; bias 0 when the layer has none):
+ *   multiplier' = 2 M - 2^32 (wrapped), so that SMMLAR(acc, multiplier', acc) = (2 acc M + 2^31) >> 32 is
+ *                 ek_rq_fast's SMMULR(2 acc, M) without the doubling (ek_rq_table);
+ *   round, right  as ek_rq_fast_setup computes them (round wraps as uint32).
+ * A flushed channel (M = 0) has no such multiplier' (SMMLAR by 0 gives acc): the generator zeroes its
+ * weights in the packed filter and its bias in the table, so its sum is 0, high is 0 and the output is
+ * the folded offset (right 1, round 1 + 2 x offset).
+ * Why: the requantization of a channel pair otherwise costs as much as a quarter of a 1x1 layer's
+ * MAC loop, in three scattered array loads per channel, the shift arithmetic of ek_rq_fast_setup and
+ * the spills they cause; from the table it is a few sequential loads (LDRD/LDM) and nothing else.
+ * Every path of the kernel reads the table when requant_fast is set, never multiplier or shift. */
+#define EK_RQ_WORDS 4
+#define EK_RQ_BIAS 0
+#define EK_RQ_MULT 1
+#define EK_RQ_ROUND 2
+#define EK_RQ_RIGHT 3
+
 /* The offset folded into the rounding term (level 1) and the one added after the shift (level 2). */
 EK_INLINE int32_t ek_rq_folded(const ek_conv_params_t *p) { return p->requant_fast == 1 ? p->output_offset : 0; }
 EK_INLINE int32_t ek_rq_after(const ek_conv_params_t *p) { return p->requant_fast == 1 ? 0 : p->output_offset; }
@@ -232,6 +252,25 @@ EK_INLINE int32_t ek_rq_after(const ek_conv_params_t *p) { return p->requant_fas
 /* The requantized value, the output offset added when folded (level 1), before the clamp. */
 EK_INLINE int32_t ek_rq_fast(int32_t acc, int32_t multiplier, int32_t right, int32_t round) {
     const int32_t high = ek_smmulr(ek_wrap_shl(acc, 1), multiplier);
+    return (high + round + (high >> 31)) >> right;
+}
+
+/* (acc * 2^32 + acc * m + 2^31) >> 32: SMMLAR with the accumulator as its addend. */
+#if EK_HAS_DSP && defined(__GNUC__)
+EK_INLINE int32_t ek_smmlar_self(int32_t acc, int32_t m) {
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %1" : "=r"(r) : "r"(acc), "r"(m));
+    return r;
+}
+#else
+EK_INLINE int32_t ek_smmlar_self(int32_t acc, int32_t m) {
+    return (int32_t)(((int64_t)acc * ((int64_t)m + 4294967296LL) + (1LL << 31)) >> 32);
+}
+#endif
+
+/* ek_rq_fast from a requantization table entry (multiplier' = 2 M - 2^32): the same value. */
+EK_INLINE int32_t ek_rq_table(int32_t acc, int32_t multiplier2, int32_t right, int32_t round) {
+    const int32_t high = ek_smmlar_self(acc, multiplier2);
     return (high + round + (high >> 31)) >> right;
 }
 
