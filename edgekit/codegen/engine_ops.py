@@ -234,6 +234,8 @@ def requant_fast_ok(flt: Tensor, bias_index: int, graph: Graph, mults: list[tupl
         if multiplier == 0:
             continue  # SMMULR by 0 is 0 whatever the doubled accumulator wrapped to
         right = -shift
+        if multiplier < 1 << 30:
+            return 0  # not normalized as TFLM's are: CONV_2D's table trick (2M - 2^32, pack_requant_dsp) needs it
         if 2 * acc_max >= limit or right < 1 or right > 31 or acc_max + 2 + (1 << (right - 1)) >= limit:
             return 0
         if acc_max + 2 + (1 << (right - 1)) + abs(out_zp) * (1 << right) >= limit:
