@@ -184,10 +184,12 @@ def _random_graphs() -> list[tuple[str, Graph]]:
         y = b.add((1, out_h, out_w, oc), scale=0.2, zp=int(rng.integers(-30, 30)))
         graphs.append((name, b.graph("CONV_2D", [x, f, bias], y, {
             "padding": pad, "stride_h": stride, "stride_w": stride, "fused_activation_function": act})))
-    for name, (h, w, c, dm, stride, pad) in {
-        "dw_dm8": (9, 8, 2, 8, 2, "SAME"), "dw_dm16_valid": (6, 7, 1, 16, 1, "VALID"),
+    for name, (h, w, c, dm, stride, pad, act) in {
+        "dw_dm8": (9, 8, 2, 8, 2, "SAME", "NONE"), "dw_dm16_valid": (6, 7, 1, 16, 1, "VALID", "NONE"),
+        "dw_relu6": (7, 6, 16, 1, 1, "SAME", "RELU6"), "dw_dm8_relu6": (6, 5, 2, 8, 1, "SAME", "RELU6"),
     }.items():
         # Depth multipliers of 8k: each group of 8 output channels reads one input channel, broadcast.
+        # RELU6 (bounds inside int8) takes the requantization in C instead of the assembly.
         b = _Builder()
         oc = c * dm
         x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))
@@ -199,7 +201,7 @@ def _random_graphs() -> list[tuple[str, Graph]]:
         y = b.add((1, out_h, out_w, oc), scale=0.2, zp=int(rng.integers(-30, 30)))
         graphs.append((name, b.graph("DEPTHWISE_CONV_2D", [x, f, bias], y, {
             "padding": pad, "stride_h": stride, "stride_w": stride, "depth_multiplier": dm,
-            "fused_activation_function": "NONE"})))
+            "fused_activation_function": act})))
     for name, (batches, depth, units, wzp, bias_on) in {
         "fc_tail": (2, 37, 11, 0, True), "fc_nobias": (1, 64, 8, 0, False), "fc_weight_zp": (1, 20, 5, 3, True),
     }.items():

@@ -139,6 +139,116 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
     [ea] "=&w"(ea), [oa] "=&w"(oa), [eb] "=&w"(eb), [ob] "=&w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi), [x] "=&w"(x), \
         [k] "=&w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
 #define EK_DW_PAIR_IN [steps] "r"(steps), [ba] "r"(ba), [bb] "r"(bb), [rq] "r"(rq)
+#define EK_DW_TILE_OUT                                                                                         \
+    [ea] "=&w"(ea), [oa] "=&w"(oa), [eb] "=&w"(eb), [ob] "=&w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi), [x] "=&w"(x), \
+        [k] "=&w"(k), [px] "+r"(px), [pa] "=&r"(pa), [pb] "=&r"(pb), [w] "=&l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb), \
+        [ba] "=&r"(ba), [bb] "=&r"(bb)
+
+/* TFLM's double rounding of both pixels' sums (bias already in): VQRDMULH, then the rounding right
+ * shift with ties away from zero (minus 1 for negative values first: every shift is >= 1), + offset;
+ * VQMOVN twice saturates to int8, VSTRB.16 stores the low bytes. RQ: the group's table, OFF: the
+ * output offset, OA/OB: the two outputs (low registers). */
+#define EK_DW_RQ_ASM(RQ, OFF, OA, OB)                  \
+    "vldrw.32 %q[lo], [" RQ "]\n\t"                    \
+    "vqrdmulh.s32 %q[ea], %q[ea], %q[lo]\n\t"          \
+    "vqrdmulh.s32 %q[eb], %q[eb], %q[lo]\n\t"          \
+    "vldrw.32 %q[lo], [" RQ ", #16]\n\t"               \
+    "vqrdmulh.s32 %q[oa], %q[oa], %q[lo]\n\t"          \
+    "vqrdmulh.s32 %q[ob], %q[ob], %q[lo]\n\t"          \
+    "vldrw.32 %q[lo], [" RQ ", #64]\n\t"               \
+    "vshr.s32 %q[hi], %q[ea], #31\n\t"                 \
+    "vqadd.s32 %q[ea], %q[ea], %q[hi]\n\t"             \
+    "vshr.s32 %q[hi], %q[eb], #31\n\t"                 \
+    "vqadd.s32 %q[eb], %q[eb], %q[hi]\n\t"             \
+    "vrshl.s32 %q[ea], %q[ea], %q[lo]\n\t"             \
+    "vrshl.s32 %q[eb], %q[eb], %q[lo]\n\t"             \
+    "vldrw.32 %q[lo], [" RQ ", #80]\n\t"               \
+    "vshr.s32 %q[hi], %q[oa], #31\n\t"                 \
+    "vqadd.s32 %q[oa], %q[oa], %q[hi]\n\t"             \
+    "vshr.s32 %q[hi], %q[ob], #31\n\t"                 \
+    "vqadd.s32 %q[ob], %q[ob], %q[hi]\n\t"             \
+    "vrshl.s32 %q[oa], %q[oa], %q[lo]\n\t"             \
+    "vrshl.s32 %q[ob], %q[ob], %q[lo]\n\t"             \
+    "vadd.i32 %q[ea], %q[ea], " OFF "\n\t"             \
+    "vadd.i32 %q[oa], %q[oa], " OFF "\n\t"             \
+    "vadd.i32 %q[eb], %q[eb], " OFF "\n\t"             \
+    "vadd.i32 %q[ob], %q[ob], " OFF "\n\t"             \
+    "vqmovnb.s32 %q[hi], %q[ea]\n\t"                   \
+    "vqmovnt.s32 %q[hi], %q[oa]\n\t"                   \
+    "vqmovnb.s16 %q[lo], %q[hi]\n\t"                   \
+    "vstrb.16 %q[lo], [" OA "]\n\t"                    \
+    "vqmovnb.s32 %q[hi], %q[eb]\n\t"                   \
+    "vqmovnt.s32 %q[hi], %q[ob]\n\t"                   \
+    "vqmovnb.s16 %q[lo], %q[hi]\n\t"                   \
+    "vstrb.16 %q[lo], [" OB "]\n\t"
+
+/* pair_group when the layer is `quick`, every pair in one block of assembly. The values each pair
+ * needs again wait in `ctx` (all core registers but four are taken): [0] the group's weights, [1] the
+ * taps - 1, [2] its requantization table, [3] the output offset, [4] the input channel it reads first,
+ * [5] its first output channel, [6] the end of the pairs (px + 2 pairs). Per pair, from its two pix_t
+ * (base, table, out: 12 bytes each): the bases, tables and outputs. */
+#define EK_DW_TILE_ASM(XL)                            \
+    "1:\n\t"                                          \
+    "ldr %[ra], [%[ctx], #16]\n\t"                    \
+    "ldr %[ba], [%[px]]\n\t"                          \
+    "ldr %[pa], [%[px], #4]\n\t"                      \
+    "ldr %[bb], [%[px], #12]\n\t"                     \
+    "ldr %[pb], [%[px], #16]\n\t"                     \
+    "ldr %[w], [%[ctx]]\n\t"                          \
+    "ldr %[rb], [%[ctx], #8]\n\t"                     \
+    "add %[ba], %[ba], %[ra]\n\t"                     \
+    "add %[bb], %[bb], %[ra]\n\t"                     \
+    "vldrw.32 %q[ea], [%[rb], #96]\n\t"               \
+    "ldr %[ra], [%[pa]]\n\t"                          \
+    "vldrw.32 %q[oa], [%[rb], #112]\n\t"              \
+    "add %[ra], %[ra], %[ba]\n\t"                     \
+    "vldrw.32 %q[eb], [%[rb], #96]\n\t"               \
+    "vldrw.32 %q[ob], [%[rb], #112]\n\t"              \
+    "vldrb.s16 %q[k], [%[w]]\n\t"                     \
+    XL(ra)                                            \
+    "ldr %[rb], [%[ctx], #4]\n\t"                     \
+    "wls lr, %[rb], 2f\n\t"                           \
+    "3:\n\t"                                          \
+    "ldr %[ra], [%[pa], #4]!\n\t"                     \
+    "ldr %[rb], [%[pb]], #4\n\t"                      \
+    "add %[ra], %[ra], %[ba]\n\t"                     \
+    "add %[rb], %[rb], %[bb]\n\t"                     \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
+    XL(rb)                                            \
+    "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"             \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
+    "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"             \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
+    "vldrb.s16 %q[k], [%[w], #8]!\n\t"                \
+    "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"             \
+    XL(ra)                                            \
+    "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"             \
+    "le lr, 3b\n\t"                                   \
+    "2:\n\t"                                          \
+    "ldr %[rb], [%[pb]]\n\t"                          \
+    "add %[rb], %[rb], %[bb]\n\t"                     \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
+    XL(rb)                                            \
+    "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"             \
+    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
+    "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"             \
+    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
+    "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"             \
+    "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"             \
+    "ldr %[w], [%[ctx], #8]\n\t"                      \
+    "ldr %[pa], [%[ctx], #12]\n\t"                    \
+    "ldr %[pb], [%[ctx], #20]\n\t"                    \
+    "ldr %[ra], [%[px], #8]\n\t"                      \
+    "ldr %[rb], [%[px], #20]\n\t"                     \
+    "add %[ra], %[ra], %[pb]\n\t"                     \
+    "add %[rb], %[rb], %[pb]\n\t"                     \
+    EK_DW_RQ_ASM("%[w]", "%[pa]", "%[ra]", "%[rb]")   \
+    "adds %[px], %[px], #24\n\t"                      \
+    "ldr %[ra], [%[ctx], #24]\n\t"                    \
+    "cmp %[px], %[ra]\n\t"                            \
+    "bne 1b\n\t"
 
 /* Channels [8g, 8g + 8) of `pairs` pixel pairs (px[2j], px[2j + 1]). Per tap, in assembly so that the
  * order stays as written: the two pixels' input addresses (scalar), then vector memory and arithmetic
@@ -166,50 +276,6 @@ static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px,
         } else {
             __asm__ volatile(EK_DW_PAIR_ASM(EK_DW_X_VEC) : EK_DW_PAIR_OUT : EK_DW_PAIR_IN : "lr", "memory");
         }
-        if (d->quick) {
-            /* TFLM's double rounding with the bias already in: VQRDMULH, then the rounding right shift
-             * with ties away from zero (minus 1 for negative values first: every shift is >= 1),
-             * + offset; VQMOVN twice saturates to int8, VSTRB.16 stores the low bytes. */
-            int8_t *out_a = px[0].out + c;
-            int8_t *out_b = px[1].out + c;
-            __asm__ volatile(
-                "vldrw.32 %q[lo], [%[rq]]\n\t"
-                "vqrdmulh.s32 %q[ea], %q[ea], %q[lo]\n\t"
-                "vqrdmulh.s32 %q[eb], %q[eb], %q[lo]\n\t"
-                "vldrw.32 %q[lo], [%[rq], #16]\n\t"
-                "vqrdmulh.s32 %q[oa], %q[oa], %q[lo]\n\t"
-                "vqrdmulh.s32 %q[ob], %q[ob], %q[lo]\n\t"
-                "vldrw.32 %q[lo], [%[rq], #64]\n\t"
-                "vshr.s32 %q[hi], %q[ea], #31\n\t"
-                "vqadd.s32 %q[ea], %q[ea], %q[hi]\n\t"
-                "vshr.s32 %q[hi], %q[eb], #31\n\t"
-                "vqadd.s32 %q[eb], %q[eb], %q[hi]\n\t"
-                "vrshl.s32 %q[ea], %q[ea], %q[lo]\n\t"
-                "vrshl.s32 %q[eb], %q[eb], %q[lo]\n\t"
-                "vldrw.32 %q[lo], [%[rq], #80]\n\t"
-                "vshr.s32 %q[hi], %q[oa], #31\n\t"
-                "vqadd.s32 %q[oa], %q[oa], %q[hi]\n\t"
-                "vshr.s32 %q[hi], %q[ob], #31\n\t"
-                "vqadd.s32 %q[ob], %q[ob], %q[hi]\n\t"
-                "vrshl.s32 %q[oa], %q[oa], %q[lo]\n\t"
-                "vrshl.s32 %q[ob], %q[ob], %q[lo]\n\t"
-                "vadd.i32 %q[ea], %q[ea], %[off]\n\t"
-                "vadd.i32 %q[oa], %q[oa], %[off]\n\t"
-                "vadd.i32 %q[eb], %q[eb], %[off]\n\t"
-                "vadd.i32 %q[ob], %q[ob], %[off]\n\t"
-                "vqmovnb.s32 %q[hi], %q[ea]\n\t"
-                "vqmovnt.s32 %q[hi], %q[oa]\n\t"
-                "vqmovnb.s16 %q[lo], %q[hi]\n\t"
-                "vstrb.16 %q[lo], [%[out_a]]\n\t"
-                "vqmovnb.s32 %q[hi], %q[eb]\n\t"
-                "vqmovnt.s32 %q[hi], %q[ob]\n\t"
-                "vqmovnb.s16 %q[lo], %q[hi]\n\t"
-                "vstrb.16 %q[lo], [%[out_b]]\n\t"
-                : [ea] "+w"(ea), [oa] "+w"(oa), [eb] "+w"(eb), [ob] "+w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi)
-                : [rq] "r"(rq), [off] "r"(d->out_offset), [out_a] "l"(out_a), [out_b] "l"(out_b)
-                : "memory");
-            continue;
-        }
         ea = vsubq_s32(ea, vldrwq_s32(rq + 24)); /* requant_two adds the bias */
         eb = vsubq_s32(eb, vldrwq_s32(rq + 24));
         oa = vsubq_s32(oa, vldrwq_s32(rq + 28));
@@ -218,6 +284,28 @@ static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px,
         requant_two(&oa, &ob, rq, 4, d);
         vstrbq_s16(px[0].out + c, narrow_clamp(ea, oa, d));
         vstrbq_s16(px[1].out + c, narrow_clamp(eb, ob, d));
+    }
+}
+
+static __attribute__((noinline)) void pair_group_quick(const dw_t *d, const pix_t *px, int32_t pairs, int32_t g) {
+    const int32_t c = g * 8;
+    int32_t ctx[7];
+    const int8_t *w, *ra, *rb;
+    const int32_t *pa, *pb;
+    uint32_t ba, bb;
+    int32x4_t ea, oa, eb, ob, lo, hi;
+    int16x8_t k, x;
+    ctx[0] = (int32_t)(uintptr_t)(d->filter + (size_t)g * d->ntaps * 8);
+    ctx[1] = d->ntaps - 1;
+    ctx[2] = (int32_t)(uintptr_t)(d->rq + (size_t)g * EK_RQ_GROUP);
+    ctx[3] = d->out_offset;
+    ctx[4] = d->dm8 ? c / d->dm : c;
+    ctx[5] = c;
+    ctx[6] = (int32_t)(uintptr_t)(px + 2 * pairs);
+    if (d->dm8) {
+        __asm__ volatile(EK_DW_TILE_ASM(EK_DW_X_DUP) : EK_DW_TILE_OUT : [ctx] "r"(ctx) : "lr", "cc", "memory");
+    } else {
+        __asm__ volatile(EK_DW_TILE_ASM(EK_DW_X_VEC) : EK_DW_TILE_OUT : [ctx] "r"(ctx) : "lr", "cc", "memory");
     }
 }
 
@@ -402,7 +490,11 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
         for (ig = 0; ig < whole; ig++) {
             const int32_t g = EK_REVERSE(ig, whole, rev);
             if (npix >= 2) {
-                pair_group(&d, px, npix / 2, g);
+                if (d.quick) {
+                    pair_group_quick(&d, px, npix / 2, g);
+                } else {
+                    pair_group(&d, px, npix / 2, g);
+                }
             }
             if (npix % 2) {
                 one_group(&d, &px[npix - 1], g * 8, 8);
