@@ -216,6 +216,25 @@ def _random_graphs() -> list[tuple[str, Graph]]:
             inputs.append(-1)
         y = b.add((batches, units), scale=0.15, zp=int(rng.integers(-30, 30)))
         graphs.append((name, b.graph("FULLY_CONNECTED", inputs, y, {"fused_activation_function": "NONE"})))
+    for name, (h, w, c, kh, kw, stride, pad, act) in {
+        "avgpool_global_c64": (25, 5, 64, 25, 5, 1, "VALID", "NONE"),
+        "avgpool_3x3_c12_same": (7, 6, 12, 3, 3, 2, "SAME", "RELU"),
+        "avgpool_c5": (5, 5, 5, 2, 2, 2, "VALID", "NONE"),
+        "avgpool_c40_same": (4, 4, 40, 2, 2, 1, "SAME", "NONE"),
+        "avgpool_c72": (3, 4, 72, 3, 2, 1, "VALID", "RELU6"),
+        "avgpool_window_320": (20, 16, 8, 20, 16, 1, "VALID", "NONE"),
+    }.items():
+        # Chunks of channels and their tails, windows clipped at the borders, and a window of more than
+        # 256 elements (the optimized kernels' int16 sums stop being exact: the reference loop).
+        b = _Builder()
+        scale, zp = float(rng.uniform(0.02, 0.2)), int(rng.integers(-30, 30))
+        x = b.add((1, h, w, c), scale=scale, zp=zp)
+        out_h = (h + stride - 1) // stride if pad == "SAME" else (h - kh) // stride + 1
+        out_w = (w + stride - 1) // stride if pad == "SAME" else (w - kw) // stride + 1
+        y = b.add((1, out_h, out_w, c), scale=scale, zp=zp)
+        graphs.append((name, b.graph("AVERAGE_POOL_2D", [x], y, {
+            "padding": pad, "stride_h": stride, "stride_w": stride, "filter_height": kh, "filter_width": kw,
+            "fused_activation_function": act})))
     for name, other in {"add_flat": (1, 5, 7, 9), "add_broadcast": (1, 1, 7, 1)}.items():
         b = _Builder()
         x = b.add((1, 5, 7, 9), scale=float(rng.uniform(0.01, 0.2)), zp=int(rng.integers(-30, 30)))
