@@ -66,6 +66,36 @@ static void gather(const ek_conv_params_t *p, const int8_t *in_batch, int32_t in
         }
         return;
     }
+    if (run <= 16 && p->dilation_w == 1) {
+        /* The same at the image's borders: per row, the taps inside the image's width copied over a
+         * row of zero points (a row outside the image: zero points only). */
+        const int32_t lo = (in_x0 < 0 ? -in_x0 : 0) * c;
+        const int32_t hi = (in_x0 + p->filter_w > p->in_w ? p->in_w - in_x0 : p->filter_w) * c;
+        const int inside_w = lo == 0 && hi == run;
+        const mve_pred16_t all = vctp8q((uint32_t)run);
+        const int8x16_t zeros = vdupq_n_s8(zero_point);
+        for (fy = 0; fy < p->filter_h; fy++, col += run) {
+            const int32_t in_y = in_y0 + p->dilation_h * fy;
+            if (in_y < 0 || in_y >= p->in_h || hi <= lo) {
+                vstrbq_p_s8(col, zeros, all);
+                continue;
+            }
+            {
+                /* The row's start as an address: it may lie left of the image; only [lo, hi) is read. */
+                const int8_t *src = (const int8_t *)((uintptr_t)in_batch +
+                                                     (uintptr_t)(((intptr_t)in_y * p->in_w + in_x0) * c));
+                if (!inside_w) {
+                    vstrbq_p_s8(col, zeros, all);
+                }
+                /* bytes [lo, hi) of the row: a predicate over [0, hi) and not [0, lo) */
+                {
+                    const mve_pred16_t mid = (mve_pred16_t)(vctp8q((uint32_t)hi) & ~vctp8q((uint32_t)lo));
+                    vstrbq_p_s8(col, vldrbq_z_s8(src, mid), mid);
+                }
+            }
+        }
+        return;
+    }
     for (fy = 0; fy < p->filter_h; fy++) {
         const int32_t in_y = in_y0 + p->dilation_h * fy;
         const int row_inside = in_y >= 0 && in_y < p->in_h;
