@@ -435,6 +435,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     const int32_t tail = oc % 8;
     int32_t slots[EK_HELIUM_DW_SLOTS]; /* the border pixels' tap tables */
     pix_t px[8];
+    int32_t ox_lo, ox_hi;
     int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
     dw_t d;
     pixel_t q;
@@ -466,6 +467,12 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
             offsets[n] = (fy * p->dilation_h * p->in_w + fx * p->dilation_w) * p->in_c;
         }
     }
+    /* Output columns whose windows lie inside the image's width: [ox_lo, ox_hi). */
+    {
+        const int32_t last_x = p->in_w - 1 - p->dilation_w * (p->filter_w - 1) + p->pad_w;
+        ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
+        ox_hi = last_x < 0 ? 0 : (last_x / p->stride_w + 1 < p->out_w ? last_x / p->stride_w + 1 : p->out_w);
+    }
     /* The first tile's first pixel; each next tile's is `tile` pixels on (back when reversed). */
     {
         const int32_t first = rev ? (tiles - 1) * tile : 0;
@@ -478,9 +485,25 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
         const int32_t npix = pixels - first < tile ? pixels - first : tile;
         pixel_t qj = q;
         int32_t j;
-        for (j = 0; j < npix; j++) {
-            pixel_taps(p, input, output, &qj, offsets, scratch, slots + (size_t)j * ntaps, &px[j]);
-            pixel_step(p, &qj, 0);
+        const int32_t in_y0 = q.y * p->stride_h - p->pad_h;
+        if (q.x >= ox_lo && q.x + npix <= ox_hi && in_y0 >= 0 &&
+            in_y0 + p->dilation_h * (p->filter_h - 1) < p->in_h) {
+            /* A tile inside one row, every window inside the image: corners and outputs a fixed step
+             * apart, no table. */
+            const uint32_t step = (uint32_t)(p->stride_w * p->in_c);
+            uint32_t base = (uint32_t)(uintptr_t)(input + (((size_t)q.b * p->in_h + in_y0) * p->in_w +
+                                                           (q.x * p->stride_w - p->pad_w)) * p->in_c);
+            int8_t *out = output + (((size_t)q.b * p->out_h + q.y) * p->out_w + q.x) * oc;
+            for (j = 0; j < npix; j++, base += step, out += oc) {
+                px[j].base = base;
+                px[j].table = offsets;
+                px[j].out = out;
+            }
+        } else {
+            for (j = 0; j < npix; j++) {
+                pixel_taps(p, input, output, &qj, offsets, scratch, slots + (size_t)j * ntaps, &px[j]);
+                pixel_step(p, &qj, 0);
+            }
         }
         if (tail != 0 && rev) {
             for (j = 0; j < npix; j++) {
@@ -506,8 +529,14 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
             }
         }
         if (it + 1 < tiles) {
-            for (j = 0; j < tile; j++) {
-                pixel_step(p, &q, rev);
+            if (!rev && q.x + tile < p->out_w) {
+                q.x += tile;
+            } else if (rev && q.x >= tile) {
+                q.x -= tile;
+            } else {
+                for (j = 0; j < tile; j++) {
+                    pixel_step(p, &q, rev);
+                }
             }
         }
     }
