@@ -311,41 +311,37 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
                          : "cc", "memory");                                                                 \
     } while (0)
 
-/* What fast_pairs' assembly reads, in the order of its LDM. */
-typedef struct {
-    const int8_t *w;      /* r0: the first pair's weights */
-    const int16_t *col;   /* r1: both patches */
-    uint32_t groups;      /* r2: groups of 4 taps */
-    const int32_t *q;     /* r3: the requantization table (EK_RQ_AT) */
-    int8_t *out_a;        /* r4: pixel a's outputs */
-    int32_t delta;        /* r5: pixel b's outputs - pixel a's */
-    const int32_t *q_end; /* r6: past the last pair's table words */
-} ek_fast_pairs_t;
-
 /* The channel pairs of all_channels' fast path (requant_fast 1, the int8 range): MAC loop,
  * requantization, stores and the pair loop in one assembly block with fixed registers. Why: as C
  * around EK_CONV_PAIR, gcc spilled the output pointers and the end pointer, reloaded the patch pointer
  * and the group count and copied the biases, ~61 model cycles per pair outside the MAC loop; here
- * the five values the MAC loop leaves no register for live on the stack, and LDM loads the table
+ * the five values the MAC loop leaves no register for live on the stack, and LDRD / LDM load the table
  * straight into the registers the requantization uses (ek_dsp.h EK_RQ_AT), ~50.
  * Registers: r0 w, r1 x, r2 n, r3..r6 s00 s01 s10 s11, r7..r12 EK_CONV_GROUP's temporaries, then
- * m0 m1 round0 round1 right0 right1; lr the table. The block saves and restores r4-r11 and lr itself
- * (r7 may be the frame pointer, which gcc lets no asm clobber; the others would cost a second save),
- * and clobbers r0-r3 and r12. The order pairs MAC with ALU and ALU with ALU for the M7's dual issue
+ * m0 m1 round0 round1 right0 right1; lr the table. r0-r6 are operands (gcc saves r4-r6 in the
+ * kernel's prologue anyway), r12 a clobber; the block saves r7-r11 and lr itself (r7 may be the frame
+ * pointer, which gcc lets no asm name; the others with it, so that one PUSH does). The order pairs MAC with ALU and ALU with ALU for the M7's dual issue
  * without changing the M4's cost.
  * Per output: ek_rq_table's SMMLAR, ADD (round + high's sign), ADD, ASR, then SSAT and STRB; the sign
  * is taken from high itself, as ek_rq_table does. */
-static void fast_pairs(const ek_fast_pairs_t *a) {
+EK_INLINE void fast_pairs(const int8_t *w, const int16_t *col, uint32_t groups, const int32_t *q, int8_t *out_a,
+                          int32_t delta, const int32_t *q_end) {
+    /* The arguments in the registers the block starts from (explicit register variables: no copies). */
+    register const int8_t *r0 __asm__("r0") = w;
+    register const int16_t *r1 __asm__("r1") = col;
+    register uint32_t r2 __asm__("r2") = groups;
+    register const int32_t *r3 __asm__("r3") = q;
+    register int8_t *r4 __asm__("r4") = out_a;
+    register int32_t r5 __asm__("r5") = delta;
+    register const int32_t *r6 __asm__("r6") = q_end;
     __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
-        "mov lr, %[a]\n\t"
-        "ldm lr, {r0-r6}\n\t"
+        "push {r7-r11, lr}\n\t"
         "push {r1, r2, r4, r5, r6}\n\t" /* [sp] col, groups, out_a, delta, q_end */
         "mov lr, r3\n"
         "0:\n\t"
-        "ldm lr!, {r3, r4}\n\t"
-        "ldrd r1, r2, [sp]\n\t"
+        "ldrd r3, r4, [lr], #8\n\t" /* LDRD rather than LDM: the M7 pairs it with the MOV */
         "mov r5, r3\n\t"
+        "ldrd r1, r2, [sp]\n\t"
         "mov r6, r4\n\t"
         "lsrs r2, r2, #1\n\t" /* C: an odd group, done out of line; Z: no pair of groups */
         "bcs 4f\n"
@@ -392,10 +388,10 @@ static void fast_pairs(const ek_fast_pairs_t *a) {
         "b 1b\n"
         "5:\n\t"
         "add sp, sp, #20\n\t"
-        "pop {r4-r11, lr}\n"
+        "pop {r7-r11, lr}\n"
+        : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6)
         :
-        : [a] "r"(a)
-        : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+        : "r12", "cc", "memory");
 }
 
 /* Every output channel of a pixel pair, for one group whose depth is a multiple of 4, channel pairs
@@ -412,15 +408,7 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
     int32_t oc = out_c & ~1;
     if (fast) {
         if (oc > 0) {
-            ek_fast_pairs_t a;
-            a.w = w;
-            a.col = col;
-            a.groups = groups;
-            a.q = bias;
-            a.out_a = out_a;
-            a.delta = (int32_t)(out_b - out_a);
-            a.q_end = bias + EK_RQ_AT(oc, 0);
-            fast_pairs(&a);
+            fast_pairs(w, col, groups, bias, out_a, (int32_t)(out_b - out_a), bias + EK_RQ_AT(oc, 0));
             w += (size_t)oc * depth;
         }
     } else {
