@@ -27,7 +27,7 @@
 #define EK_SLOT(k, which) ((((k) & ~3) << 1) | ((which) << 2) | (((k) & 1) << 1) | (((k) & 2) >> 1))
 
 /* n input bytes from `src`, plus the input offset, as int16 at `dst`: 4 at a time where possible. */
-static void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
+EK_INLINE void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
     for (; n >= 4; n -= 4, src += 4, dst += 4) {
         const uint32_t v = ek_load32(src);
         const uint32_t e02 = ek_sxtab16(offset2, v), e13 = ek_sxtab16_ror8(offset2, v);
@@ -48,8 +48,13 @@ static void im2col_linear(const ek_conv_params_t *p, const int8_t *input, const 
     const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
     const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
     const uint32_t offset2 = ek_dup16(p->input_offset);
-    /* The window's columns are one contiguous run when undilated, ungrouped and wholly inside. */
-    const int run = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    /* Undilated and ungrouped, the window's columns inside the input are one contiguous run, [lo, hi):
+     * zeros, one widen_run, zeros per row, rather than a run per tap at the edges (first layers with
+     * 1 to 3 channels spend most of their patch time there). */
+    const int run = p->dilation_w == 1 && fc == p->in_c;
+    const int32_t lo = in_x0 < 0 ? -in_x0 : 0;
+    const int32_t hi_in = p->in_w - in_x0 < p->filter_w ? p->in_w - in_x0 : p->filter_w;
+    const int32_t hi = hi_in > lo ? hi_in : lo;
     int16_t *dst = row;
     int32_t fy, fx, k;
     for (fy = 0; fy < p->filter_h; fy++) {
@@ -60,8 +65,14 @@ static void im2col_linear(const ek_conv_params_t *p, const int8_t *input, const 
                 *dst++ = 0;
             }
         } else if (run) {
-            widen_run(line + (size_t)in_x0 * p->in_c, p->filter_w * fc, dst, offset2, p->input_offset);
-            dst += p->filter_w * fc;
+            for (k = 0; k < lo * fc; k++) {
+                *dst++ = 0;
+            }
+            widen_run(line + (size_t)(in_x0 + lo) * p->in_c, (hi - lo) * fc, dst, offset2, p->input_offset);
+            dst += (hi - lo) * fc;
+            for (k = hi * fc; k < p->filter_w * fc; k++) {
+                *dst++ = 0;
+            }
         } else {
             for (fx = 0; fx < p->filter_w; fx++) {
                 const int32_t in_x = in_x0 + p->dilation_w * fx;
