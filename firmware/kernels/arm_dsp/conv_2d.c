@@ -13,9 +13,10 @@
  * when filter_in_c % 4 != 0 (the generator puts it in the arena: engine_ops mirrors the size).
  *
  * Layers with requant_fast set take `bias` as the generator's requantization table (ek_dsp.h
- * EK_RQ_WORDS words per channel: bias, multiplier in SMMLAR's form, rounding term, right shift) and
- * NULL multiplier and shift; every path below reads it through rq_bias, store_channel and
- * store_pair_fast, so that the pair loops do no per-channel set-up.
+ * EK_RQ_WORDS words per channel: bias, multiplier in SMMLAR's form, rounding term, right shift, laid
+ * out per channel pair as EK_RQ_AT says) and NULL multiplier and shift; every path below reads it
+ * through rq_bias, store_channel, store_pair_fast and fast_pairs' assembly, so that the pair loops do
+ * no per-channel set-up.
  *
  * Write order: all inputs of both pixels are read into the scratch before any of their outputs is
  * written, and pixel pairs follow the reference order (reversed when `reverse` is set), so the
