@@ -126,6 +126,12 @@ def test_depthwise_weight_packing_groups_channels_by_four_as_int16_pairs() -> No
         assert halves[g, :, 1, 1].tolist() == quad[:, 3].tolist()
 
 
+def unpair(table: np.ndarray, channels: int) -> list[list[int]]:
+    """pack_requant_dsp's table back to one {bias, multiplier, round, right} row per channel."""
+    rows = table.reshape(-1, 4, 2).transpose(0, 2, 1).reshape(-1, 4)
+    return rows[:channels].tolist()
+
+
 def test_requant_table_packs_bias_multiplier_round_right_per_channel() -> None:
     """engine_ops.pack_requant_dsp, the table the Arm DSP CONV_2D reads in place of `bias` (ek_dsp.h
     EK_RQ_WORDS): the multiplier as 2M - 2^32 (SMMLAR's form), round = 2^(right - 1) + folded offset x
@@ -135,19 +141,21 @@ def test_requant_table_packs_bias_multiplier_round_right_per_channel() -> None:
     shifts = [-1, 5, -31]
     table = pack_requant_dsp([7, -3, 1 << 20], mults, shifts, folded=-5)
     assert table.dtype == np.int32
-    assert table.reshape(3, 4).tolist() == [
+    # Per channel pair, field by field (ek_dsp.h EK_RQ_AT); the odd last channel padded.
+    assert table.shape == (16,) and table[9::2].tolist() == [0, 0, 1, 1]
+    assert unpair(table, 3) == [
         [7, -(1 << 31), 1 + (-5 << 1), 1],
         [0, 0, 1 + (-5 << 1), 1],
         [1 << 20, -2, ((1 << 30) + (-5 << 31)) % (1 << 32) - (1 << 32), 31],  # wraps as uint32 does
     ]
     plain = pack_requant_dsp(None, mults, [-1, -1, -12], folded=0)
-    assert plain.reshape(3, 4).tolist() == [[0, -(1 << 31), 1, 1], [0, 0, 1, 1], [0, -2, 1 << 11, 12]]
+    assert unpair(plain, 3) == [[0, -(1 << 31), 1, 1], [0, 0, 1, 1], [0, -2, 1 << 11, 12]]
     with pytest.raises(ValueError):
         pack_requant_dsp(None, [1 << 30], [0], folded=0)
     # SMMLAR(acc, 2M - 2^32, acc) == SMMULR(2 acc, M) (ek_dsp.h ek_rq_table against ek_rq_fast).
     rng = np.random.default_rng(5)
     for m in (1 << 30, 2147483647, 1518500250):
-        m2 = int(pack_requant_dsp(None, [m], [-3], folded=0)[1])
+        m2 = unpair(pack_requant_dsp(None, [m], [-3], folded=0), 1)[0][1]
         for acc in [*rng.integers(-(1 << 30), 1 << 30, size=200).tolist(), 0, 1, -1, (1 << 30) - 1, -(1 << 30)]:
             assert (acc * (1 << 32) + acc * m2 + (1 << 31)) >> 32 == (2 * acc * m + (1 << 31)) >> 32
 
@@ -273,6 +281,9 @@ def _dsp_graphs() -> list[tuple[str, Graph]]:
         "narrow_c2_oc5_relu6": (5, 4, 2, 5, 2, 1, "SAME", 0.2, "RELU6"),
         "wide_c1_oc40": (5, 5, 1, 40, 3, 1, "SAME", 0.2, "RELU"),
         "pw_c8_oc9_shift0": (3, 5, 8, 9, 1, 1, "VALID", 1e-4, "NONE"),
+        # Odd group counts of 3 and 9 in the short-requantization pair loop (its out-of-line odd group).
+        "pw_c12_oc10": (4, 3, 12, 10, 1, 1, "VALID", 0.2, "NONE"),
+        "conv_c4_oc8": (5, 4, 4, 8, 3, 1, "SAME", 0.2, "NONE"),
     }
     for name, (h, w, c, oc, k, stride, pad, out_scale, act) in conv_cases.items():
         b = _Builder()

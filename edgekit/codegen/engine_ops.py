@@ -436,7 +436,8 @@ def pack_requant_dsp(bias: Sequence[int] | None, mults: Sequence[int], shifts: S
     """The Arm DSP CONV_2D's requantization table (ek_dsp.h EK_RQ_WORDS), for a layer whose
     requant_fast is set: per output channel {bias, 2 x multiplier - 2^32, round, right} as int32, where
     right = -shift and round = 2^(right - 1) + folded x 2^right, wrapped to 32 bits as
-    ek_rq_fast_setup's unsigned arithmetic wraps.
+    ek_rq_fast_setup's unsigned arithmetic wraps; laid out per channel pair as {bias0, bias1, mult0,
+    mult1, round0, round1, right0, right1} (EK_RQ_AT), an odd channel count padded with {0, 0, 1, 1}.
     Why a table: the kernel would otherwise gather bias, multiplier and shift from three arrays and
     redo that set-up for every channel of every pixel pair, which on 1x1 layers costs a quarter of
     the MAC loop; with the table it reads 4 consecutive words. Why that multiplier: SMMLAR(acc, 2M -
@@ -456,7 +457,11 @@ def pack_requant_dsp(bias: Sequence[int] | None, mults: Sequence[int], shifts: S
             table[c, 0] = 0
         table[c, 1:] = ((2 * int(m)) % (1 << 32), ((1 << (right - 1)) + (int(folded) << right)) % (1 << 32), right)
     table = np.where(table >= 1 << 31, table - (1 << 32), table)
-    return table.reshape(-1).astype(np.int32)
+    if n % 2:
+        table = np.concatenate([table, [[0, 0, 1, 1]]])
+    # Per channel pair, each field's two words side by side (ek_dsp.h EK_RQ_AT): the kernel's pair loop
+    # loads the two biases, then the six requantization words, with one LDM each.
+    return table.reshape(-1, 2, RQ_DSP_WORDS).transpose(0, 2, 1).reshape(-1).astype(np.int32)
 
 
 def flushed_channels_zeroed(filt: np.ndarray, mults: Sequence[int]) -> np.ndarray:

@@ -13,9 +13,10 @@
  * when filter_in_c % 4 != 0 (the generator puts it in the arena: engine_ops mirrors the size).
  *
  * Layers with requant_fast set take `bias` as the generator's requantization table (ek_dsp.h
- * EK_RQ_WORDS words per channel: bias, multiplier in SMMLAR's form, rounding term, right shift) and
- * NULL multiplier and shift; every path below reads it through rq_bias, store_channel and
- * store_pair_fast, so that the pair loops do no per-channel set-up.
+ * EK_RQ_WORDS words per channel: bias, multiplier in SMMLAR's form, rounding term, right shift, laid
+ * out per channel pair as EK_RQ_AT says) and NULL multiplier and shift; every path below reads it
+ * through rq_bias, store_channel, store_pair_fast and fast_pairs' assembly, so that the pair loops do
+ * no per-channel set-up.
  *
  * Write order: all inputs of both pixels are read into the scratch before any of their outputs is
  * written, and pixel pairs follow the reference order (reversed when `reverse` is set), so the
@@ -27,7 +28,7 @@
 #define EK_SLOT(k, which) ((((k) & ~3) << 1) | ((which) << 2) | (((k) & 1) << 1) | (((k) & 2) >> 1))
 
 /* n input bytes from `src`, plus the input offset, as int16 at `dst`: 4 at a time where possible. */
-static void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
+EK_INLINE void widen_run(const int8_t *src, int32_t n, int16_t *dst, uint32_t offset2, int32_t input_offset) {
     for (; n >= 4; n -= 4, src += 4, dst += 4) {
         const uint32_t v = ek_load32(src);
         const uint32_t e02 = ek_sxtab16(offset2, v), e13 = ek_sxtab16_ror8(offset2, v);
@@ -48,8 +49,13 @@ static void im2col_linear(const ek_conv_params_t *p, const int8_t *input, const 
     const int32_t in_x0 = pixel->x * p->stride_w - p->pad_w;
     const int8_t *in_batch = input + (size_t)pixel->b * p->in_h * p->in_w * p->in_c + group_base;
     const uint32_t offset2 = ek_dup16(p->input_offset);
-    /* The window's columns are one contiguous run when undilated, ungrouped and wholly inside. */
-    const int run = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    /* Undilated and ungrouped, the window's columns inside the input are one contiguous run, [lo, hi):
+     * zeros, one widen_run, zeros per row, rather than a run per tap at the edges (first layers with
+     * 1 to 3 channels spend most of their patch time there). */
+    const int run = p->dilation_w == 1 && fc == p->in_c;
+    const int32_t lo = in_x0 < 0 ? -in_x0 : 0;
+    const int32_t hi_in = p->in_w - in_x0 < p->filter_w ? p->in_w - in_x0 : p->filter_w;
+    const int32_t hi = hi_in > lo ? hi_in : lo;
     int16_t *dst = row;
     int32_t fy, fx, k;
     for (fy = 0; fy < p->filter_h; fy++) {
@@ -60,8 +66,14 @@ static void im2col_linear(const ek_conv_params_t *p, const int8_t *input, const 
                 *dst++ = 0;
             }
         } else if (run) {
-            widen_run(line + (size_t)in_x0 * p->in_c, p->filter_w * fc, dst, offset2, p->input_offset);
-            dst += p->filter_w * fc;
+            for (k = 0; k < lo * fc; k++) {
+                *dst++ = 0;
+            }
+            widen_run(line + (size_t)(in_x0 + lo) * p->in_c, (hi - lo) * fc, dst, offset2, p->input_offset);
+            dst += (hi - lo) * fc;
+            for (k = hi * fc; k < p->filter_w * fc; k++) {
+                *dst++ = 0;
+            }
         } else {
             for (fx = 0; fx < p->filter_w; fx++) {
                 const int32_t in_x = in_x0 + p->dilation_w * fx;
@@ -142,31 +154,35 @@ static void im2col(const ek_conv_params_t *p, const int8_t *input, const ek_pixe
  * gcc keeps a loop counter and pointer on the stack and orders the loads apart (27 model cycles per
  * group against 20 here: the first four loads back to back pipeline). a..d: s00, s01, s10, s11;
  * t0/t1 the two channels' 4 weights, t2/t3 their even halves, t0/t1 then the odd ones; t4/t5 one
- * patch's two halfword pairs. */
+ * patch's two halfword pairs. The registers are parameters (operand names or fixed registers as
+ * strings), so that EK_CONV_PAIR and fast_pairs share one text. */
+#define EK_CONV_GROUP(w, x, a, b, c, d, t0, t1, t2, t3, t4, t5)                                    \
+    "ldr " t0 ", [" w "], #4\n\t"                                                                  \
+    "ldr " t1 ", [" w "], #4\n\t"                                                                  \
+    "ldr " t4 ", [" x "], #4\n\t"                                                                  \
+    "ldr " t5 ", [" x "], #4\n\t"                                                                  \
+    "sxtb16 " t2 ", " t0 "\n\t"                                                                    \
+    "sxtb16 " t0 ", " t0 ", ror #8\n\t"                                                            \
+    "sxtb16 " t3 ", " t1 "\n\t"                                                                    \
+    "sxtb16 " t1 ", " t1 ", ror #8\n\t"                                                            \
+    "smlad " a ", " t2 ", " t4 ", " a "\n\t"                                                       \
+    "smlad " a ", " t0 ", " t5 ", " a "\n\t"                                                       \
+    "smlad " b ", " t3 ", " t4 ", " b "\n\t"                                                       \
+    "smlad " b ", " t1 ", " t5 ", " b "\n\t"                                                       \
+    "ldrd " t4 ", " t5 ", [" x "], #8\n\t"                                                         \
+    "smlad " c ", " t2 ", " t4 ", " c "\n\t"                                                       \
+    "smlad " c ", " t0 ", " t5 ", " c "\n\t"                                                       \
+    "smlad " d ", " t3 ", " t4 ", " d "\n\t"                                                       \
+    "smlad " d ", " t1 ", " t5 ", " d "\n\t"
 #define EK_CONV_GROUP_ASM                                                                          \
-    "ldr %[t0], [%[w]], #4\n\t"                                                                    \
-    "ldr %[t1], [%[w]], #4\n\t"                                                                    \
-    "ldr %[t4], [%[x]], #4\n\t"                                                                    \
-    "ldr %[t5], [%[x]], #4\n\t"                                                                    \
-    "sxtb16 %[t2], %[t0]\n\t"                                                                      \
-    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
-    "sxtb16 %[t3], %[t1]\n\t"                                                                      \
-    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                              \
-    "smlad %[a], %[t2], %[t4], %[a]\n\t"                                                           \
-    "smlad %[a], %[t0], %[t5], %[a]\n\t"                                                           \
-    "smlad %[b], %[t3], %[t4], %[b]\n\t"                                                           \
-    "smlad %[b], %[t1], %[t5], %[b]\n\t"                                                           \
-    "ldrd %[t4], %[t5], [%[x]], #8\n\t"                                                            \
-    "smlad %[c], %[t2], %[t4], %[c]\n\t"                                                           \
-    "smlad %[c], %[t0], %[t5], %[c]\n\t"                                                           \
-    "smlad %[d], %[t3], %[t4], %[d]\n\t"                                                           \
-    "smlad %[d], %[t1], %[t5], %[d]\n\t"
+    EK_CONV_GROUP("%[w]", "%[x]", "%[a]", "%[b]", "%[c]", "%[d]", "%[t0]", "%[t1]", "%[t2]", "%[t3]", "%[t4]", \
+                  "%[t5]")
 #endif
 
 /* The initial sum of output channel `oc`: its bias, from the requantization table when there is one. */
 EK_INLINE int32_t rq_bias(int32_t requant_fast, const int32_t *bias, int32_t oc) {
     if (requant_fast) {
-        return bias[EK_RQ_WORDS * oc + EK_RQ_BIAS];
+        return bias[EK_RQ_AT(oc, EK_RQ_BIAS)];
     }
     return bias != NULL ? bias[oc] : 0;
 }
@@ -180,9 +196,10 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
                           const int32_t *multiplier, const int8_t *shift, int8_t *out_a, int8_t *out_b) {
     int32_t ra, rb;
     if (p->requant_fast) {
-        const int32_t *q = bias + EK_RQ_WORDS * oc;
-        ra = ek_rq_table(sa, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
-        rb = ek_rq_table(sb, q[EK_RQ_MULT], q[EK_RQ_RIGHT], q[EK_RQ_ROUND]) + ek_rq_after(p);
+        const int32_t m = bias[EK_RQ_AT(oc, EK_RQ_MULT)], right = bias[EK_RQ_AT(oc, EK_RQ_RIGHT)];
+        const int32_t round = bias[EK_RQ_AT(oc, EK_RQ_ROUND)];
+        ra = ek_rq_table(sa, m, right, round) + ek_rq_after(p);
+        rb = ek_rq_table(sb, m, right, round) + ek_rq_after(p);
     } else {
         const ek_requant_t q = ek_requant_setup(multiplier[oc], shift[oc]);
         ra = ek_requant_apply(&q, sa) + p->output_offset;
@@ -203,14 +220,14 @@ static void store_channel(const ek_conv_params_t *p, int32_t oc, int32_t sa, int
 
 /* Channels oc, oc + 1 of both pixels with ek_rq_table, the output offset folded (requant_fast 1) and
  * no clamp beyond int8 (s<pixel><channel>); q: the pair's 2 x EK_RQ_WORDS words of the requantization
- * table; out_a, out_b: at channel oc. (No CONV_2D of the reference models needs requant_fast 2, whose
+ * table (EK_RQ_AT(oc, 0), oc even); out_a, out_b: at channel oc. (No CONV_2D of the reference models needs requant_fast 2, whose
  * offset is added after the shift: those layers take store_channel, which saves an ADD per output
  * here and a second copy of the pair loop.) */
 EK_INLINE void store_pair_fast(const int32_t *q, int32_t s00, int32_t s01, int32_t s10, int32_t s11, int8_t *out_a,
                                int8_t *out_b) {
-    const int32_t m0 = q[EK_RQ_MULT], round0 = q[EK_RQ_ROUND], right0 = q[EK_RQ_RIGHT];
-    const int32_t m1 = q[EK_RQ_WORDS + EK_RQ_MULT], round1 = q[EK_RQ_WORDS + EK_RQ_ROUND];
-    const int32_t right1 = q[EK_RQ_WORDS + EK_RQ_RIGHT];
+    const int32_t m0 = q[EK_RQ_AT(0, EK_RQ_MULT)], round0 = q[EK_RQ_AT(0, EK_RQ_ROUND)];
+    const int32_t right0 = q[EK_RQ_AT(0, EK_RQ_RIGHT)], m1 = q[EK_RQ_AT(1, EK_RQ_MULT)];
+    const int32_t round1 = q[EK_RQ_AT(1, EK_RQ_ROUND)], right1 = q[EK_RQ_AT(1, EK_RQ_RIGHT)];
     out_a[0] = ek_sat_s8(ek_rq_table(s00, m0, right0, round0));
     out_b[0] = ek_sat_s8(ek_rq_table(s10, m0, right0, round0));
     out_a[1] = ek_sat_s8(ek_rq_table(s01, m1, right1, round1));
@@ -306,16 +323,98 @@ static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t d
                          : "cc", "memory");                                                                 \
     } while (0)
 
-/* The channel pairs of all_channels' fast path: the requantization table q and both outputs walked by
- * pointer. Returns w past the pairs' weights. */
-EK_INLINE const int8_t *fast_pairs(const int8_t *w, uint32_t groups, const int16_t *col, const int32_t *q,
-                                   const int32_t *q_end, int8_t *oa, int8_t *ob) {
-    for (; q != q_end; q += 2 * EK_RQ_WORDS, oa += 2, ob += 2) {
-        int32_t s00 = q[EK_RQ_BIAS], s01 = q[EK_RQ_WORDS + EK_RQ_BIAS], s10 = s00, s11 = s01;
-        EK_CONV_PAIR(w, col, groups, s00, s01, s10, s11);
-        store_pair_fast(q, s00, s01, s10, s11, oa, ob);
-    }
-    return w;
+/* The channel pairs of all_channels' fast path (requant_fast 1, the int8 range): MAC loop,
+ * requantization, stores and the pair loop in one assembly block with fixed registers. Why: as C
+ * around EK_CONV_PAIR, gcc spilled the output pointers and the end pointer, reloaded the patch pointer
+ * and the group count and copied the biases, ~61 model cycles per pair outside the MAC loop; here
+ * the five values the MAC loop leaves no register for live on the stack, and LDRD / LDM load the table
+ * straight into the registers the requantization uses (ek_dsp.h EK_RQ_AT), ~50. The MAC loop does 4
+ * groups of 4 taps per iteration (an odd group and a pair of groups first, each out of the way when
+ * absent): its SUBS and taken BNE were 4 cycles per 32 MACs, a 64 -> 64 1x1 layer's 16 groups now
+ * branch back 3 times per channel pair instead of 7.
+ * Registers: r0 w, r1 x, r2 n, r3..r6 s00 s01 s10 s11, r7..r12 EK_CONV_GROUP's temporaries, then
+ * m0 m1 round0 round1 right0 right1; lr the table. r0-r6 are operands (gcc saves r4-r6 in the
+ * kernel's prologue anyway), r12 a clobber; the block saves r7-r11 and lr itself (r7 may be the frame
+ * pointer, which gcc lets no asm name; the others with it, so that one PUSH does). The order pairs MAC with ALU and ALU with ALU for the M7's dual issue
+ * without changing the M4's cost.
+ * Per output: ek_rq_table's SMMLAR, ADD (round + high's sign), ADD, ASR, then SSAT and STRB; the sign
+ * is taken from high itself, as ek_rq_table does. */
+EK_INLINE void fast_pairs(const int8_t *w, const int16_t *col, uint32_t groups, const int32_t *q, int8_t *out_a,
+                          int32_t delta, const int32_t *q_end) {
+    /* The arguments in the registers the block starts from (explicit register variables: no copies). */
+    register const int8_t *r0 __asm__("r0") = w;
+    register const int16_t *r1 __asm__("r1") = col;
+    register uint32_t r2 __asm__("r2") = groups;
+    register const int32_t *r3 __asm__("r3") = q;
+    register int8_t *r4 __asm__("r4") = out_a;
+    register int32_t r5 __asm__("r5") = delta;
+    register const int32_t *r6 __asm__("r6") = q_end;
+    __asm__ volatile(
+        "push {r7-r11, lr}\n\t"
+        "push {r1, r2, r4, r5, r6}\n\t" /* [sp] col, groups, out_a, delta, q_end */
+        "mov lr, r3\n"
+        "0:\n\t"
+        "ldrd r3, r4, [lr], #8\n\t" /* LDRD rather than LDM: the M7 pairs it with the MOV */
+        "mov r5, r3\n\t"
+        "ldrd r1, r2, [sp]\n\t"
+        "mov r6, r4\n\t"
+        "lsrs r2, r2, #1\n\t" /* C: an odd group, done out of line; Z: no more */
+        "bcs 4f\n"
+        "6:\n\t"
+        "lsrs r2, r2, #1\n\t" /* C: a pair of groups; Z: no group of 4 */
+        "bcc 1f\n\t"
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        "beq 3f\n"
+        "1:\n\t"
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        "subs r2, r2, #1\n\t"
+        "bne 1b\n"
+        "3:\n\t"
+        "ldm lr!, {r7-r12}\n\t"
+        "smmlar r3, r3, r7, r3\n\t"
+        "smmlar r5, r5, r7, r5\n\t"
+        "add r1, r9, r3, asr #31\n\t"
+        "smmlar r4, r4, r8, r4\n\t"
+        "add r2, r9, r5, asr #31\n\t"
+        "smmlar r6, r6, r8, r6\n\t"
+        "add r3, r3, r1\n\t"
+        "add r5, r5, r2\n\t"
+        "add r1, r10, r4, asr #31\n\t"
+        "add r2, r10, r6, asr #31\n\t"
+        "add r4, r4, r1\n\t"
+        "add r6, r6, r2\n\t"
+        "asr r3, r3, r11\n\t"
+        "asr r5, r5, r11\n\t"
+        "asr r4, r4, r12\n\t"
+        "asr r6, r6, r12\n\t"
+        "ssat r3, #8, r3\n\t"
+        "ssat r5, #8, r5\n\t"
+        "ssat r4, #8, r4\n\t"
+        "ssat r6, #8, r6\n\t"
+        "ldrd r1, r2, [sp, #8]\n\t"
+        "strb r5, [r1, r2]\n\t"
+        "strb r3, [r1], #1\n\t"
+        "strb r6, [r1, r2]\n\t"
+        "strb r4, [r1], #1\n\t"
+        "str r1, [sp, #8]\n\t"
+        "ldr r2, [sp, #16]\n\t"
+        "cmp lr, r2\n\t"
+        "bne 0b\n\t"
+        "b 5f\n"
+        "4:\n\t"
+        EK_CONV_GROUP("r0", "r1", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12")
+        "beq 3b\n\t"
+        "b 6b\n"
+        "5:\n\t"
+        "add sp, sp, #20\n\t"
+        "pop {r7-r11, lr}\n"
+        : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6)
+        :
+        : "r12", "cc", "memory");
 }
 
 /* Every output channel of a pixel pair, for one group whose depth is a multiple of 4, channel pairs
@@ -331,7 +430,10 @@ static void all_channels(const ek_conv_params_t *p, const int8_t *filter, int32_
     const int8_t *w = filter;
     int32_t oc = out_c & ~1;
     if (fast) {
-        w = fast_pairs(w, groups, col, bias, bias + EK_RQ_WORDS * oc, out_a, out_b);
+        if (oc > 0) {
+            fast_pairs(w, col, groups, bias, out_a, (int32_t)(out_b - out_a), bias + EK_RQ_AT(oc, 0));
+            w += (size_t)oc * depth;
+        }
     } else {
         const int32_t table = p->requant_fast;
         for (oc = 0; oc + 1 < out_c; oc += 2) {
@@ -438,7 +540,7 @@ static void narrow_path(const ek_conv_params_t *p, const int8_t *input, const ui
                         single, &s00, &s01, &s10, &s11);
             w += single ? cols / 2 : cols;
             if (fast && pair && !single) {
-                store_pair_fast(bias + EK_RQ_WORDS * oc, s00, s01, s10, s11, out_a + oc, out_b + oc);
+                store_pair_fast(bias + EK_RQ_AT(oc, 0), s00, s01, s10, s11, out_a + oc, out_b + oc);
                 continue;
             }
             store_channel(p, oc, s00, s10, bias, multiplier, shift, out_a, out_b);

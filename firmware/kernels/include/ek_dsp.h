@@ -232,18 +232,25 @@ EK_INLINE ek_rq_fast_t ek_rq_fast_setup(int32_t multiplier, int32_t shift, int32
  *   multiplier' = 2 M - 2^32 (wrapped), so that SMMLAR(acc, multiplier', acc) = (2 acc M + 2^31) >> 32 is
  *                 ek_rq_fast's SMMULR(2 acc, M) without the doubling (ek_rq_table);
  *   round, right  as ek_rq_fast_setup computes them (round wraps as uint32).
+ * The words are grouped per channel pair (oc even, oc + 1), each field's two words side by side:
+ *   {bias oc, bias oc+1, mult oc, mult oc+1, round oc, round oc+1, right oc, right oc+1}
+ * (EK_RQ_AT); an odd out_c gets a padding channel {0, 0, 1, 1}. Why: the pair loop loads a pair's two
+ * biases with one LDM and its six requantization words with another, into registers in the order the
+ * SMMLAR / ADD / ASR sequence uses them, instead of copying fields one by one.
  * A flushed channel (M = 0) has no such multiplier' (SMMLAR by 0 gives acc): the generator zeroes its
  * weights in the packed filter and its bias in the table, so its sum is 0, high is 0 and the output is
  * the folded offset (right 1, round 1 + 2 x offset).
- * Why: the requantization of a channel pair otherwise costs as much as a quarter of a 1x1 layer's
- * MAC loop, in three scattered array loads per channel, the shift arithmetic of ek_rq_fast_setup and
- * the spills they cause; from the table it is a few sequential loads (LDRD/LDM) and nothing else.
+ * Why a table at all: the requantization of a channel pair otherwise costs as much as a quarter of a
+ * 1x1 layer's MAC loop, in three scattered array loads per channel, the shift arithmetic of
+ * ek_rq_fast_setup and the spills they cause; from the table it is a few sequential loads (LDM).
  * Every path of the kernel reads the table when requant_fast is set, never multiplier or shift. */
 #define EK_RQ_WORDS 4
 #define EK_RQ_BIAS 0
 #define EK_RQ_MULT 1
 #define EK_RQ_ROUND 2
 #define EK_RQ_RIGHT 3
+/* The index of `field` (EK_RQ_BIAS ...) of output channel oc in the table. */
+#define EK_RQ_AT(oc, field) (EK_RQ_WORDS * ((oc) & ~1) + 2 * (field) + ((oc) & 1))
 
 /* The offset folded into the rounding term (level 1) and the one added after the shift (level 2). */
 EK_INLINE int32_t ek_rq_folded(const ek_conv_params_t *p) { return p->requant_fast == 1 ? p->output_offset : 0; }
