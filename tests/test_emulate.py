@@ -258,3 +258,19 @@ def test_a_stack_overflow_is_named(tmp_path: Path, board: str, kind: str, words:
         run_firmware(build, target, timeout_s=10)
     assert err.value.kind == kind
     assert words in err.value.message()
+
+
+def test_only_single_word_loads_pipeline_on_the_m4() -> None:
+    from edgekit.emulate.cycles import block_cycles, timing_for
+    from edgekit.emulate.isa import Insn, classify
+
+    def insn(mnemonic: str, operands: str) -> Insn:
+        cls, regs, writes_pc = classify(mnemonic, operands)
+        return Insn(0, 4, b"\0\0\0\0", mnemonic, operands, cls, regs, writes_pc)
+
+    m4 = timing_for("cortex-m4")
+    ldr, ldrd, strd = insn("ldr", "r0, [r1]"), insn("ldrd", "r2, r3, [r1, #8]"), insn("strd", "r2, r3, [r4]")
+    assert block_cycles([ldr, ldr], m4) == 3  # the second load pipelines: 2 + 1
+    assert block_cycles([ldr, ldrd], m4) == 2 + 3  # LDRD is not a single load: 1 + 2 words, no pipelining
+    assert block_cycles([ldrd, ldr], m4) == 3 + 2
+    assert block_cycles([strd], m4) == 3  # STRD as LDRD

@@ -172,14 +172,18 @@ def block_cycles(insns: Sequence[Insn | None], timing: CoreTiming) -> float:
     prev_cls: str | None = None
     pending_pair = False  # M7: the previous instruction is waiting for a partner
     prev_cost = 0.0
+    prev_words = 1
     for insn in insns:
         cls = insn.cls if insn is not None else "unknown"
         cost = timing.cost.get(cls, 1.0)
         if cls in _MULTIPLE and insn is not None:
             cost = timing.cost.get(cls, 1.0) + timing.per_word * insn.regs
-        elif cls == "load" and insn is not None and insn.regs == 2:
+        elif cls in _LOADSTORE_SINGLE and insn is not None and insn.regs == 2:
             cost += 1.0  # LDRD/STRD move two words: 1 + N
-        if timing.pipelined_loads and cls in _LOADSTORE_SINGLE and prev_cls in _LOADSTORE_SINGLE:
+        words = insn.regs if insn is not None else 1
+        # Only single-word loads and stores pipeline with a neighbour (LDRD/STRD are not "single").
+        if timing.pipelined_loads and cls in _LOADSTORE_SINGLE and prev_cls in _LOADSTORE_SINGLE and words == 1 \
+                and prev_words == 1:
             cost = 1.0
         if (
             timing.mve_overlap
@@ -196,11 +200,13 @@ def block_cycles(insns: Sequence[Insn | None], timing: CoreTiming) -> float:
                     total += max(cost, prev_cost) - prev_cost
                     pending_pair = False
                     prev_cls = cls
+                    prev_words = words
                     continue
             pending_pair = pipe is not None
             prev_cost = cost
         total += cost
         prev_cls = cls
+        prev_words = words
     return total
 
 
