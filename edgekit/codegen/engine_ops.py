@@ -379,6 +379,30 @@ def pack_depthwise_filter_dsp(filt: np.ndarray) -> np.ndarray:
     return np.where(words >= 1 << 31, words - (1 << 32), words).reshape(-1).astype(np.int32)
 
 
+def pack_depthwise_requant_dsp(filt: np.ndarray, bias: Sequence[int] | None, mults: Sequence[int],
+                               shifts: Sequence[int], input_offset: int, folded: int) -> np.ndarray:
+    """The Arm DSP DEPTHWISE_CONV_2D fast path's filter for a layer whose requant_fast is set: per group
+    of 4 channels its packed weights (pack_depthwise_filter_dsp, 2 words per tap) then 16 words of
+    requantization, {bias x4, 2M - 2^32 x4, round x4, right x4} (pack_requant_dsp's fields, by field
+    so that one base register reaches all of them with immediate offsets).
+    The bias has the input offset folded in, bias + input_offset x sum of the channel's weights over
+    every tap: padding taps read the input zero point (the kernel's pad row), which adds zero point x w
+    to the plain sum, and (zero point + input_offset) x w = 0, so sum w x + that constant is TFLM's
+    sum over the valid taps of w (x + input_offset) exactly. The kernel then widens inputs without
+    adding the offset, which frees the register that held it.
+    Flushed channels (multiplier 0) get zero weights and a zero bias (see pack_requant_dsp)."""
+    weights = np.array(filt, dtype=np.int64).reshape(-1, filt.shape[-1])  # [tap, channel]
+    weights[:, np.asarray(mults, dtype=np.int64) == 0] = 0
+    base = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
+    folded_bias = base.reshape(-1) + int(input_offset) * weights.sum(axis=0)
+    if np.abs(folded_bias).max(initial=0) >= 1 << 31:
+        raise ValueError("the bias with the input offset folded in leaves int32; requant_fast should be 0")
+    table = pack_requant_dsp(folded_bias.tolist(), mults, shifts, folded).reshape(-1, 4, RQ_DSP_WORDS)
+    by_field = table.transpose(0, 2, 1).reshape(table.shape[0], -1)  # [group, field x 4 channels]
+    packed = pack_depthwise_filter_dsp(weights.reshape(filt.shape)).reshape(table.shape[0], -1)
+    return np.concatenate([packed, by_field], axis=1).reshape(-1).astype(np.int32)
+
+
 CONV_NARROW_MAX_OUT_C = 32  # EK_CONV_NARROW_MAX_OUT_C in ek_dsp.h
 
 
@@ -526,9 +550,26 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
         filt_index = low.op.inputs[1]
         filt = graph.tensors[filt_index].data
         assert filt is not None
-        low.arrays = [*low.arrays, ("filter_dsp", "int32_t", pack_depthwise_filter_dsp(np.asarray(filt)).tolist())]
-        low.call = low.call.replace(f"{{t{filt_index}}}", "(const int8_t *){a_filter_dsp}")
         params = dict(low.params)
+        level = int(params["requant_fast"])
+        if level:
+            # Weights and requantization in one array (the kernel reads NULL bias, multiplier, shift).
+            arrays = dict((suffix, values) for suffix, _, values in low.arrays)
+            bias_index = _optional_input(low.op, 2)
+            bias = graph.tensors[bias_index].data if bias_index >= 0 else None
+            packed = pack_depthwise_requant_dsp(np.asarray(filt), None if bias is None else np.asarray(bias).tolist(),
+                                                list(arrays["mult"]), list(arrays["shift"]),
+                                                int(params["input_offset"]),
+                                                int(params["output_offset"]) if level == 1 else 0)
+            low.arrays = [a for a in low.arrays if a[0] not in ("mult", "shift")]
+            bias_ref = f"{{t{bias_index}}}" if bias_index >= 0 else "NULL"
+            old = f", {bias_ref}, {{a_mult}}, {{a_shift}}, "
+            assert old in low.call, low.call
+            low.call = low.call.replace(old, ", NULL, NULL, NULL, ")
+        else:
+            packed = pack_depthwise_filter_dsp(np.asarray(filt))
+        low.arrays = [*low.arrays, ("filter_dsp", "int32_t", packed.tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "(const int8_t *){a_filter_dsp}")
         pixels = int(params["batches"]) * int(params["out_h"]) * int(params["out_w"])
         tile = dsp_depthwise_tile(int(params["filter_h"]) * int(params["filter_w"]))
         low.reads = {**low.reads, 0: tile_reads(low.reads[0], pixels, tile)}

@@ -92,21 +92,10 @@ static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const 
     return requant(acc, multiplier[oc], shift[oc], p);
 }
 
-/* The 4 sums of one pixel's channels c .. c + 3. `tp`: its tap pointers; `f`: the group's weights, 2
- * words per tap; s[] holds the bias on entry. */
-#if EK_HAS_DSP && defined(__GNUC__)
-#define EK_DW_TAP_ASM(T, W0, W1)                                                                   \
-    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
-    "ldr %[x], [%[x], %[c]]\n\t"                                                                   \
-    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
-    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
-    "sxtab16 %[x02], %[off], %[x]\n\t"                                                             \
-    "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                                       \
-    "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                                      \
-    "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                                      \
-    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
-    "smlatt %[s3], %[w13], %[x], %[s3]\n\t"
-#endif
+/* With requant_fast set, each group's weights are followed by EK_DW_RQ_WORDS words of requantization,
+ * by field: bias (input offset folded in, engine_ops.pack_depthwise_requant_dsp), 2M - 2^32, round,
+ * right, 4 channels each; the kernel then widens inputs without adding the offset (it is 0). */
+#define EK_DW_RQ_WORDS 16
 
 EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int32_t shared_ic,
                           const uint32_t *f, uint32_t offset2, int32_t input_offset, int32_t s[4]) {
@@ -138,81 +127,101 @@ EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int
 }
 
 #if EK_HAS_DSP && defined(__GNUC__)
-/* tile_group for the common case, specialized: 3x3 taps, depth multiplier 1, ek_rq_fast with the
- * offset folded (requant_fast 1), no clamp
- * beyond int8. The 12 requantization values stay in locals (the stack), the sums in registers. */
-static void tile_group_3x3(const ek_conv_params_t *p, const int8_t *const *taps, int32_t n, int8_t *const *outs,
-                           const uint32_t *f, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
-                           int32_t c) {
-    const uint32_t offset2 = ek_dup16(p->input_offset);
-    const int32_t output_offset = p->output_offset;
-    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[c], shift[c], output_offset);
-    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[c + 1], shift[c + 1], output_offset);
-    const ek_rq_fast_t q2 = ek_rq_fast_setup(multiplier[c + 2], shift[c + 2], output_offset);
-    const ek_rq_fast_t q3 = ek_rq_fast_setup(multiplier[c + 3], shift[c + 3], output_offset);
-    const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c + 1] : 0;
-    const int32_t b2 = bias != NULL ? bias[c + 2] : 0, b3 = bias != NULL ? bias[c + 3] : 0;
-    const int32_t step = p->reverse ? -1 : 1;
-    const int8_t *const *tp = taps + (p->reverse ? (n - 1) * 9 : 0);
-    int8_t *const *op = outs + (p->reverse ? n - 1 : 0);
-    int32_t j;
-    for (j = 0; j < n; j++, tp += 9 * step, op += step) {
-        int32_t s0 = b0, s1 = b1, s2 = b2, s3 = b3;
-        uint32_t x, x02, w02, w13;
-        int8_t *out = *op + c;
-        /* Written with intrinsics, gcc hoists the loads of all nine taps and spills them. */
-        __asm__(EK_DW_TAP_ASM("0", "0", "4") EK_DW_TAP_ASM("4", "8", "12") EK_DW_TAP_ASM("8", "16", "20")
-                EK_DW_TAP_ASM("12", "24", "28") EK_DW_TAP_ASM("16", "32", "36") EK_DW_TAP_ASM("20", "40", "44")
-                EK_DW_TAP_ASM("24", "48", "52") EK_DW_TAP_ASM("28", "56", "60") EK_DW_TAP_ASM("32", "64", "68")
-                : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13), [s0] "+r"(s0),
-                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3)
-                : [tp] "r"(tp), [c] "r"(c), [f] "r"(f), [off] "r"(offset2)
-                : "memory");
-        out[0] = ek_sat_s8(ek_rq_fast(s0, q0.multiplier, q0.right, q0.round));
-        out[1] = ek_sat_s8(ek_rq_fast(s1, q1.multiplier, q1.right, q1.round));
-        out[2] = ek_sat_s8(ek_rq_fast(s2, q2.multiplier, q2.right, q2.round));
-        out[3] = ek_sat_s8(ek_rq_fast(s3, q3.multiplier, q3.right, q3.round));
-    }
+/* One tap of one pixel: its pointer from the table, 4 input bytes widened (no offset: it is in the
+ * bias), 4 MACs. */
+#define EK_DW_TAP_ASM(T, W0, W1)                                                                   \
+    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
+    "ldr %[x], [%[x], %[c]]\n\t"                                                                   \
+    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
+    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
+    "sxtb16 %[x02], %[x]\n\t"                                                                      \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                                \
+    "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                                      \
+    "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                                      \
+    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
+    "smlatt %[s3], %[w13], %[x], %[s3]\n\t"
+/* Channel K of the pixel at %[w13] from its sum S: ek_rq_table with the offset folded, SSAT, store. The
+ * store ends the channel so that the next channel's three loads pipeline behind it. */
+#define EK_DW_RQ_ASM(S, K, M, R, RT)                                                               \
+    "ldr %[x], [%[q], #" M "]\n\t"                                                                 \
+    "ldr %[x02], [%[q], #" R "]\n\t"                                                               \
+    "ldr %[w02], [%[q], #" RT "]\n\t"                                                              \
+    "smmlar %[" S "], %[" S "], %[x], %[" S "]\n\t"                                                \
+    "add %[x02], %[x02], %[" S "], asr #31\n\t"                                                    \
+    "add %[" S "], %[" S "], %[x02]\n\t"                                                           \
+    "asr %[" S "], %[" S "], %[w02]\n\t"                                                           \
+    "ssat %[" S "], #8, %[" S "]\n\t"                                                              \
+    "strb %[" S "], [%[w13], #" K "]\n\t"
+
+/* tile_group for the common case: 3x3 taps, depth multiplier 1, requantization table with the offset
+ * folded (requant_fast 1), no clamp beyond int8. The whole walk over the tile's pixels is one block of
+ * assembly: written as C around an asm pixel, gcc ran out of registers and reloaded the sums' biases,
+ * the 12 requantization values and its loop state from the stack on every pixel (a third of the
+ * pixel's cycles). `outs` ends with NULL (the loop's end, one register fewer). The requantization
+ * words are copied to the stack: with the weights they span 9 flash lines, one more than the flash
+ * line buffer, and every pixel would miss on all of them. */
+static void tile_group_3x3(const int8_t *const *taps, int8_t *const *outs, const uint32_t *f, int32_t c) {
+    uint32_t q[EK_DW_RQ_WORDS];
+    int8_t *const *op = outs;
+    const int8_t *const *tp = taps;
+    int32_t s0, s1, s2, s3;
+    uint32_t x, x02, w02, w13;
+    memcpy(q, f + 18, sizeof q);
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[s0], [%[q], #0]\n\t"
+        "ldr %[s1], [%[q], #4]\n\t"
+        "ldr %[s2], [%[q], #8]\n\t"
+        "ldr %[s3], [%[q], #12]\n\t"
+        EK_DW_TAP_ASM("0", "0", "4") EK_DW_TAP_ASM("4", "8", "12") EK_DW_TAP_ASM("8", "16", "20")
+        EK_DW_TAP_ASM("12", "24", "28") EK_DW_TAP_ASM("16", "32", "36") EK_DW_TAP_ASM("20", "40", "44")
+        EK_DW_TAP_ASM("24", "48", "52") EK_DW_TAP_ASM("28", "56", "60") EK_DW_TAP_ASM("32", "64", "68")
+        "ldr %[w13], [%[op]], #4\n\t"
+        "add %[w13], %[w13], %[c]\n\t"
+        EK_DW_RQ_ASM("s0", "0", "16", "32", "48") EK_DW_RQ_ASM("s1", "1", "20", "36", "52")
+        EK_DW_RQ_ASM("s2", "2", "24", "40", "56") EK_DW_RQ_ASM("s3", "3", "28", "44", "60")
+        "ldr %[x], [%[op]]\n\t"
+        "add %[tp], %[tp], #36\n\t"
+        "cmp %[x], #0\n\t"
+        "bne 1b\n\t"
+        : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13), [s0] "=&r"(s0), [s1] "=&r"(s1),
+          [s2] "=&r"(s2), [s3] "=&r"(s3), [tp] "+r"(tp), [op] "+r"(op)
+        : [c] "r"(c), [f] "r"(f), [q] "r"(q)
+        : "memory", "cc");
 }
 #endif
 
-/* One group of 4 channels of every pixel of a tile. */
+/* One group of 4 channels of every pixel of a tile, in table order. `f`: the group's weights (then its
+ * requantization words with requant_fast). */
 static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, int32_t n,
                        int8_t *const *outs, const uint32_t *f, const int32_t *bias, const int32_t *multiplier,
                        const int8_t *shift, int32_t c) {
-    const uint32_t offset2 = ek_dup16(p->input_offset);
-    const int32_t input_offset = p->input_offset, output_offset = p->output_offset;
+    const int table = p->requant_fast != 0;
+    const int32_t input_offset = table ? 0 : p->input_offset, output_offset = p->output_offset;
+    const uint32_t offset2 = ek_dup16(input_offset);
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int full = ek_full_range(act_min, act_max);
     const int32_t shared_ic = p->depth_multiplier != 1 ? c / p->depth_multiplier : -1;
-    const int rev = p->reverse != 0;
+    const int32_t *rq = (const int32_t *)(const void *)(f + 2 * ntaps);
     int32_t b[4] = {0, 0, 0, 0};
     int32_t j, k;
-    if (bias != NULL) {
-        for (k = 0; k < 4; k++) {
-            b[k] = bias[c + k];
-        }
-    }
-    /* The generic path: both requantizations set up, one picked per value (3x3 takes tile_group_3x3). */
-    ek_rq_fast_t qf[4];
     ek_requant_t qs[4];
     for (k = 0; k < 4; k++) {
-        if (p->requant_fast) {
-            qf[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], ek_rq_folded(p));
+        if (table) {
+            b[k] = rq[k];
         } else {
+            b[k] = bias != NULL ? bias[c + k] : 0;
             qs[k] = ek_requant_setup(multiplier[c + k], shift[c + k]);
         }
     }
     for (j = 0; j < n; j++) {
-        const int32_t pj = rev ? n - 1 - j : j;
         int32_t s[4];
-        int8_t *out = outs[pj] + c;
+        int8_t *out = outs[j] + c;
         s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
-        pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
+        pixel_sums(taps + j * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
         for (k = 0; k < 4; k++) {
-            const int32_t v = p->requant_fast
-                                  ? ek_rq_fast(s[k], qf[k].multiplier, qf[k].right, qf[k].round) + ek_rq_after(p)
-                                  : ek_requant_apply(&qs[k], s[k]) + output_offset;
+            const int32_t v = table ? ek_rq_table(s[k], rq[4 + k], rq[12 + k], rq[8 + k]) + ek_rq_after(p)
+                                    : ek_requant_apply(&qs[k], s[k]) + output_offset;
             out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
         }
     }
@@ -262,8 +271,9 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t tiles = (pixels + tile - 1) / tile;
     const uint32_t *weights = (const uint32_t *)(const void *)filter; /* int16 pairs, 2 words per tap */
+    const int32_t group_words = 2 * ntaps + (p->requant_fast ? EK_DW_RQ_WORDS : 0);
     const int8_t *taps[EK_DW_TILE_SLOTS];
-    int8_t *outs[EK_DW_TILE_MAX];
+    int8_t *outs[EK_DW_TILE_MAX + 1]; /* + NULL after the tile's last (tile_group_3x3) */
     int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
     const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast == 1 &&
                         ek_full_range(p->act_min, p->act_max);
@@ -285,7 +295,9 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
         q.y = (first / p->out_w) % p->out_h;
         q.b = first / (p->out_w * p->out_h);
         for (j = 0; j < n; j++) {
-            outs[j] = pixel_taps(p, input, output, &q, offsets, pad_row, taps + j * ntaps);
+            /* Slots in the order the pixels are computed: reversed, the tile's last first. */
+            const int32_t slot = rev ? n - 1 - j : j;
+            outs[slot] = pixel_taps(p, input, output, &q, offsets, pad_row, taps + slot * ntaps);
             if (++q.x == p->out_w) {
                 q.x = 0;
                 if (++q.y == p->out_h) {
@@ -294,12 +306,13 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
                 }
             }
         }
+        outs[n] = NULL;
         for (ig = 0; ig < groups; ig++) {
             const int32_t g = rev ? groups - 1 - ig : ig;
-            const uint32_t *f = weights + (size_t)g * ntaps * 2;
+            const uint32_t *f = weights + (size_t)g * group_words;
 #if EK_HAS_DSP && defined(__GNUC__)
             if (special) {
-                tile_group_3x3(p, taps, n, outs, f, bias, multiplier, shift, g * 4);
+                tile_group_3x3(taps, outs, f, g * 4);
                 continue;
             }
 #endif
