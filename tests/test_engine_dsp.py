@@ -304,6 +304,18 @@ def _dsp_graphs() -> list[tuple[str, Graph]]:
         "narrow_flushed_c3_oc6_nobias": (5, 5, 3, 6, 3, False, (0, 5)),
         "conv_flushed_c4_oc6_nobias": (5, 4, 4, 6, 3, False, (3,)),
     }
+    # Depthwise with the requantization words (engine_ops.pack_depthwise_requant_dsp): flushed channels
+    # in both halves of a group, no bias (the folded bias is then the input offset term alone), the 3x3
+    # assembly (no activation) and the generic tile loop (RELU).
+    for name, act in (("dw_flushed_nobias", "NONE"), ("dw_flushed_nobias_relu", "RELU")):
+        b = _Builder()
+        x = b.add((1, 6, 5, 8), zp=int(rng.integers(-30, 30)))
+        scales = [1e-15 if i in (1, 6) else 0.01 * (i + 1) for i in range(8)]
+        f = b.add((1, 3, 3, 8), scale=scales, qdim=3, data=rng.integers(-127, 128, size=(1, 3, 3, 8), dtype=np.int8))
+        y = b.add((1, 6, 5, 8), scale=0.05, zp=int(rng.integers(-30, 30)))
+        graphs.append((name, b.graph("DEPTHWISE_CONV_2D", [x, f], y, {
+            "padding": "SAME", "stride_h": 1, "stride_w": 1, "depth_multiplier": 1,
+            "fused_activation_function": act})))
     for name, (h, w, c, oc, k, with_bias, flushed) in flushed_cases.items():
         b = _Builder()
         x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))
