@@ -166,8 +166,18 @@ static void tile_group_3x3(const int8_t *const *taps, int8_t *const *outs, const
     const int8_t *const *tp = taps;
     int32_t s0, s1, s2, s3;
     uint32_t x, x02, w02, w13;
-    memcpy(q, f + 18, sizeof q);
+    /* One run of loads then stores (each after the first a cycle): half the cost of memcpy's loop. */
+#define EK_DW_COPY8(FROM, TO)                                                                      \
+    "ldr %[s0], [%[f], #" FROM "+0]\n\tldr %[s1], [%[f], #" FROM "+4]\n\t"                          \
+    "ldr %[s2], [%[f], #" FROM "+8]\n\tldr %[s3], [%[f], #" FROM "+12]\n\t"                         \
+    "ldr %[x], [%[f], #" FROM "+16]\n\tldr %[x02], [%[f], #" FROM "+20]\n\t"                        \
+    "ldr %[w02], [%[f], #" FROM "+24]\n\tldr %[w13], [%[f], #" FROM "+28]\n\t"                      \
+    "str %[s0], [%[q], #" TO "+0]\n\tstr %[s1], [%[q], #" TO "+4]\n\t"                              \
+    "str %[s2], [%[q], #" TO "+8]\n\tstr %[s3], [%[q], #" TO "+12]\n\t"                             \
+    "str %[x], [%[q], #" TO "+16]\n\tstr %[x02], [%[q], #" TO "+20]\n\t"                            \
+    "str %[w02], [%[q], #" TO "+24]\n\tstr %[w13], [%[q], #" TO "+28]\n\t"
     __asm__ volatile(
+        EK_DW_COPY8("72", "0") EK_DW_COPY8("104", "32")
         "1:\n\t"
         "ldr %[s0], [%[q], #0]\n\t"
         "ldr %[s1], [%[q], #4]\n\t"
@@ -188,6 +198,7 @@ static void tile_group_3x3(const int8_t *const *taps, int8_t *const *outs, const
           [s2] "=&r"(s2), [s3] "=&r"(s3), [tp] "+r"(tp), [op] "+r"(op)
         : [c] "r"(c), [f] "r"(f), [q] "r"(q)
         : "memory", "cc");
+#undef EK_DW_COPY8
 }
 #endif
 
@@ -227,39 +238,70 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
     }
 }
 
-/* The tap pointers of output pixel (ob, oy, ox) into tp[0 .. ntaps); returns its output. */
-static int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const ek_pixel_t *q,
-                          const int32_t *offsets, const int8_t *pad_row, const int8_t **tp) {
-    const int32_t in_y0 = q->y * p->stride_h - p->pad_h;
-    const int32_t in_x0 = q->x * p->stride_w - p->pad_w;
+/* What the tap tables of every tile share, set up once per call. */
+typedef struct {
+    const int8_t *input;
+    int8_t *output;
+    const int8_t *pad_row;
+    int32_t y_hi, x_hi; /* the last window corner (row, column) wholly inside the input */
+    int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
+} tile_geom_t;
+
+/* The tap pointers and outputs of the tile of n pixels from flat index `first`, into slots in the order
+ * the pixels are computed (reversed: the tile's last first). Walks the window corner incrementally:
+ * per pixel one multiply for the corner, a handful of compares, then one add and store per tap. */
+static void tile_taps(const ek_conv_params_t *p, const tile_geom_t *g, int32_t first, int32_t n,
+                      const int8_t **taps, int8_t **outs) {
     const int32_t ntaps = p->filter_h * p->filter_w;
-    const int8_t *in_batch = input + (size_t)q->b * p->in_h * p->in_w * p->in_c;
-    int32_t fy, fx, t;
-    if (in_y0 >= 0 && in_y0 <= p->in_h - 1 - p->dilation_h * (p->filter_h - 1) && in_x0 >= 0 &&
-        in_x0 <= p->in_w - 1 - p->dilation_w * (p->filter_w - 1)) {
-        /* Wholly inside the input: one add per tap. */
-        const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
-        if (ntaps == 9) {
-            tp[0] = corner + offsets[0], tp[1] = corner + offsets[1], tp[2] = corner + offsets[2];
-            tp[3] = corner + offsets[3], tp[4] = corner + offsets[4], tp[5] = corner + offsets[5];
-            tp[6] = corner + offsets[6], tp[7] = corner + offsets[7], tp[8] = corner + offsets[8];
+    const int32_t in_c = p->in_c, in_w = p->in_w;
+    const size_t batch_bytes = (size_t)p->in_h * in_w * in_c;
+    int32_t x = first % p->out_w;
+    int32_t y = (first / p->out_w) % p->out_h;
+    const int8_t *in_batch = g->input + (size_t)(first / (p->out_w * p->out_h)) * batch_bytes;
+    int32_t in_y0 = y * p->stride_h - p->pad_h, in_x0 = x * p->stride_w - p->pad_w;
+    int8_t *out = g->output + (size_t)first * p->out_c;
+    int32_t j, t, fy, fx;
+    outs[n] = NULL;
+    for (j = 0; j < n; j++) {
+        const int32_t slot = p->reverse ? n - 1 - j : j;
+        const int8_t **tp = taps + slot * ntaps;
+        outs[slot] = out;
+        out += p->out_c;
+        if (in_y0 >= 0 && in_y0 <= g->y_hi && in_x0 >= 0 && in_x0 <= g->x_hi) {
+            const int8_t *corner = in_batch + (size_t)(in_y0 * in_w + in_x0) * in_c;
+            const int32_t *o = g->offsets;
+            if (ntaps == 9) {
+                tp[0] = corner + o[0], tp[1] = corner + o[1], tp[2] = corner + o[2];
+                tp[3] = corner + o[3], tp[4] = corner + o[4], tp[5] = corner + o[5];
+                tp[6] = corner + o[6], tp[7] = corner + o[7], tp[8] = corner + o[8];
+            } else {
+                for (t = 0; t < ntaps; t++) {
+                    tp[t] = corner + o[t];
+                }
+            }
         } else {
-            for (t = 0; t < ntaps; t++) {
-                tp[t] = corner + offsets[t];
+            t = 0;
+            for (fy = 0; fy < p->filter_h; fy++) {
+                const int32_t in_y = in_y0 + p->dilation_h * fy;
+                for (fx = 0; fx < p->filter_w; fx++, t++) {
+                    const int32_t in_x = in_x0 + p->dilation_w * fx;
+                    const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < in_w;
+                    tp[t] = inside ? in_batch + (size_t)(in_y * in_w + in_x) * in_c : g->pad_row;
+                }
             }
         }
-    } else {
-        t = 0;
-        for (fy = 0; fy < p->filter_h; fy++) {
-            const int32_t in_y = in_y0 + p->dilation_h * fy;
-            for (fx = 0; fx < p->filter_w; fx++, t++) {
-                const int32_t in_x = in_x0 + p->dilation_w * fx;
-                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                tp[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+        in_x0 += p->stride_w;
+        if (++x == p->out_w) {
+            x = 0;
+            in_x0 = -p->pad_w;
+            in_y0 += p->stride_h;
+            if (++y == p->out_h) {
+                y = 0;
+                in_y0 = -p->pad_h;
+                in_batch += batch_bytes;
             }
         }
     }
-    return output + (size_t)ek_pixel_index(p, q) * p->out_c;
 }
 
 static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -274,39 +316,27 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int32_t group_words = 2 * ntaps + (p->requant_fast ? EK_DW_RQ_WORDS : 0);
     const int8_t *taps[EK_DW_TILE_SLOTS];
     int8_t *outs[EK_DW_TILE_MAX + 1]; /* + NULL after the tile's last (tile_group_3x3) */
-    int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
+    tile_geom_t geom;
     const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast == 1 &&
                         ek_full_range(p->act_min, p->act_max);
-    int32_t it, j, ig, fy, fx, n = 0;
+    int32_t it, ig, fy, fx, n = 0;
 
     (void)special;
     memset(pad_row, (int)(int8_t)(-p->input_offset), (size_t)p->in_c);
+    geom.input = input;
+    geom.output = output;
+    geom.pad_row = pad_row;
+    geom.y_hi = p->in_h - 1 - p->dilation_h * (p->filter_h - 1);
+    geom.x_hi = p->in_w - 1 - p->dilation_w * (p->filter_w - 1);
     for (fy = 0; fy < p->filter_h; fy++) {
         for (fx = 0; fx < p->filter_w; fx++, n++) {
-            offsets[n] = (p->dilation_h * fy * p->in_w + p->dilation_w * fx) * p->in_c;
+            geom.offsets[n] = (p->dilation_h * fy * p->in_w + p->dilation_w * fx) * p->in_c;
         }
     }
     for (it = 0; it < tiles; it++) {
         const int32_t first = (rev ? tiles - 1 - it : it) * tile;
         n = pixels - first < tile ? pixels - first : tile;
-        /* The tile's first pixel from its flat index, the others by stepping forward. */
-        ek_pixel_t q;
-        q.x = first % p->out_w;
-        q.y = (first / p->out_w) % p->out_h;
-        q.b = first / (p->out_w * p->out_h);
-        for (j = 0; j < n; j++) {
-            /* Slots in the order the pixels are computed: reversed, the tile's last first. */
-            const int32_t slot = rev ? n - 1 - j : j;
-            outs[slot] = pixel_taps(p, input, output, &q, offsets, pad_row, taps + slot * ntaps);
-            if (++q.x == p->out_w) {
-                q.x = 0;
-                if (++q.y == p->out_h) {
-                    q.y = 0;
-                    q.b++;
-                }
-            }
-        }
-        outs[n] = NULL;
+        tile_taps(p, &geom, first, n, taps, outs);
         for (ig = 0; ig < groups; ig++) {
             const int32_t g = rev ? groups - 1 - ig : ig;
             const uint32_t *f = weights + (size_t)g * group_words;
