@@ -101,7 +101,17 @@ EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int
                           const uint32_t *f, uint32_t offset2, int32_t input_offset, int32_t s[4]) {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
     int32_t t;
-    if (shared_ic >= 0) {
+    if (shared_ic >= 0 && ntaps == 9) {
+        /* As below, the trip count known: gcc unrolls it (the loop's counter and branch cost as much
+         * as the tap). */
+        for (t = 0; t < 9; t++) {
+            const uint32_t x = ek_dup16((int32_t)tp[t][shared_ic] + input_offset);
+            s0 = ek_smlabb(f[2 * t], x, s0);
+            s2 = ek_smlatt(f[2 * t], x, s2);
+            s1 = ek_smlabb(f[2 * t + 1], x, s1);
+            s3 = ek_smlatt(f[2 * t + 1], x, s3);
+        }
+    } else if (shared_ic >= 0) {
         /* Depth multiplier 4k: the 4 channels read input channel shared_ic. */
         for (t = 0; t < ntaps; t++) {
             const uint32_t x = ek_dup16((int32_t)tp[t][shared_ic] + input_offset);
@@ -210,13 +220,18 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
     const int table = p->requant_fast != 0;
     const int32_t input_offset = table ? 0 : p->input_offset, output_offset = p->output_offset;
     const uint32_t offset2 = ek_dup16(input_offset);
-    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int32_t act_min = p->act_min, act_max = p->act_max, after = ek_rq_after(p);
     const int full = ek_full_range(act_min, act_max);
     const int32_t shared_ic = p->depth_multiplier != 1 ? c / p->depth_multiplier : -1;
-    const int32_t *rq = (const int32_t *)(const void *)(f + 2 * ntaps);
+    /* A local copy: read from flash on every pixel with the weights, they would overflow the flash
+     * line buffer (tile_group_3x3). */
+    int32_t rq[EK_DW_RQ_WORDS];
     int32_t b[4] = {0, 0, 0, 0};
     int32_t j, k;
     ek_requant_t qs[4];
+    if (table) {
+        memcpy(rq, f + 2 * ntaps, sizeof rq);
+    }
     for (k = 0; k < 4; k++) {
         if (table) {
             b[k] = rq[k];
@@ -230,10 +245,16 @@ static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int
         int8_t *out = outs[j] + c;
         s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
         pixel_sums(taps + j * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
-        for (k = 0; k < 4; k++) {
-            const int32_t v = table ? ek_rq_table(s[k], rq[4 + k], rq[12 + k], rq[8 + k]) + ek_rq_after(p)
-                                    : ek_requant_apply(&qs[k], s[k]) + output_offset;
-            out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+        if (table) {
+            for (k = 0; k < 4; k++) {
+                const int32_t v = ek_rq_table(s[k], rq[4 + k], rq[12 + k], rq[8 + k]) + after;
+                out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+            }
+        } else {
+            for (k = 0; k < 4; k++) {
+                const int32_t v = ek_requant_apply(&qs[k], s[k]) + output_offset;
+                out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+            }
         }
     }
 }
