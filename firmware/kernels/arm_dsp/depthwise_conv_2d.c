@@ -10,8 +10,11 @@
  * load of input (with a multiplier 4k: one byte, duplicated into both halfwords), SXTAB16 to widen it
  * and add the offset, two words of weights the generator widened to int16 pairs (engine_ops.
  * pack_depthwise_filter_dsp: (w0, w2), (w1, w3) per tap), SMLABB/SMLATT for the even and odd lanes; a
- * 3x3 filter is one block of assembly. Layers whose `requant_fast` the generator set requantize with
- * ek_rq_fast. Other shapes take the scalar path, reference layout.
+ * 3x3 filter is one block of assembly over the whole tile. Layers whose `requant_fast` the generator
+ * set take NULL bias, multiplier and shift: each group's weights are followed by its requantization
+ * words (EK_DW_RQ_WORDS, engine_ops.pack_depthwise_requant_dsp: ek_rq_table's fields, the input offset
+ * folded into the bias, so that inputs are widened without it). Other shapes take the scalar path,
+ * reference layout.
  *
  * Write order: a tile's outputs are written group by group, pixel by pixel, after its last group's
  * inputs were read only for the tile's last (first, reversed) output; the generator tells the planner
@@ -152,10 +155,12 @@ EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int
     "smlatt %[s3], %[w13], %[x], %[s3]\n\t"
 /* Channel K of the pixel at %[w13] from its sum S: ek_rq_table with the offset folded, SSAT, store. The
  * store ends the channel so that the next channel's three loads pipeline behind it. */
-#define EK_DW_RQ_ASM(S, K, M, R, RT)                                                               \
+#define EK_DW_RQ_LOAD_ASM(M, R, RT)                                                                \
     "ldr %[x], [%[q], #" M "]\n\t"                                                                 \
     "ldr %[x02], [%[q], #" R "]\n\t"                                                               \
-    "ldr %[w02], [%[q], #" RT "]\n\t"                                                              \
+    "ldr %[w02], [%[q], #" RT "]\n\t"
+#define EK_DW_RQ_ASM(S, K, M, R, RT) EK_DW_RQ_LOAD_ASM(M, R, RT) EK_DW_RQ_DO_ASM(S, K)
+#define EK_DW_RQ_DO_ASM(S, K)                                                                      \
     "smmlar %[" S "], %[" S "], %[x], %[" S "]\n\t"                                                \
     "add %[x02], %[x02], %[" S "], asr #31\n\t"                                                    \
     "add %[" S "], %[" S "], %[x02]\n\t"                                                           \
@@ -196,9 +201,11 @@ static void tile_group_3x3(const int8_t *const *taps, int8_t *const *outs, const
         EK_DW_TAP_ASM("0", "0", "4") EK_DW_TAP_ASM("4", "8", "12") EK_DW_TAP_ASM("8", "16", "20")
         EK_DW_TAP_ASM("12", "24", "28") EK_DW_TAP_ASM("16", "32", "36") EK_DW_TAP_ASM("20", "40", "44")
         EK_DW_TAP_ASM("24", "48", "52") EK_DW_TAP_ASM("28", "56", "60") EK_DW_TAP_ASM("32", "64", "68")
+        /* The output pointer in the same run of loads as channel 0's words (pipelined). */
         "ldr %[w13], [%[op]], #4\n\t"
+        EK_DW_RQ_LOAD_ASM("16", "32", "48")
         "add %[w13], %[w13], %[c]\n\t"
-        EK_DW_RQ_ASM("s0", "0", "16", "32", "48") EK_DW_RQ_ASM("s1", "1", "20", "36", "52")
+        EK_DW_RQ_DO_ASM("s0", "0") EK_DW_RQ_ASM("s1", "1", "20", "36", "52")
         EK_DW_RQ_ASM("s2", "2", "24", "40", "56") EK_DW_RQ_ASM("s3", "3", "28", "44", "60")
         "ldr %[x], [%[op]]\n\t"
         "add %[tp], %[tp], #36\n\t"
