@@ -28,6 +28,7 @@ from edgekit.codegen.engine_ops import (
     flushed_channels_zeroed,
     pack_conv_filter_dsp,
     pack_depthwise_filter_dsp,
+    pack_depthwise_requant_dsp,
     pack_requant_dsp,
 )
 from edgekit.codegen.engine_plan import check_engine_plan
@@ -124,6 +125,26 @@ def test_depthwise_weight_packing_groups_channels_by_four_as_int16_pairs() -> No
         assert halves[g, :, 0, 1].tolist() == quad[:, 2].tolist()
         assert halves[g, :, 1, 0].tolist() == quad[:, 1].tolist()  # word 1: (w1, w3)
         assert halves[g, :, 1, 1].tolist() == quad[:, 3].tolist()
+
+
+def test_depthwise_requant_words_follow_each_groups_weights_with_the_offset_folded() -> None:
+    """engine_ops.pack_depthwise_requant_dsp: per group of 4 channels its packed weights, then bias,
+    multiplier', round, right by field; the bias gains input_offset x the channel's weight sum; a
+    flushed channel (multiplier 0) has zero weights and bias."""
+    rng = np.random.default_rng(5)
+    filt = rng.integers(-128, 128, size=(1, 3, 3, 8), dtype=np.int8)
+    bias = rng.integers(-900, 900, size=8).tolist()
+    mults = [1 << 30] * 8
+    mults[5] = 0
+    shifts = [-3] * 8
+    words = pack_depthwise_requant_dsp(filt, bias, mults, shifts, input_offset=7, folded=-2).reshape(2, -1)
+    zeroed = filt.astype(np.int64)
+    zeroed[..., 5] = 0
+    assert words[:, :18].reshape(-1).tolist() == pack_depthwise_filter_dsp(zeroed).tolist()
+    table = pack_requant_dsp([b + 7 * int(s) for b, s in zip(bias, zeroed.reshape(9, 8).sum(axis=0), strict=True)],
+                             mults, shifts, -2).reshape(2, 4, 4)
+    assert words[:, 18:].tolist() == table.transpose(0, 2, 1).reshape(2, 16).tolist()
+    assert words[1, 18 + 1] == 0  # channel 5: bias 0
 
 
 def test_requant_table_packs_bias_multiplier_round_right_per_channel() -> None:
