@@ -168,6 +168,54 @@ EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int
     "ssat %[" S "], #8, %[" S "]\n\t"                                                              \
     "strb %[" S "], [%[w13], #" K "]\n\t"
 
+/* One tap with a depth multiplier of 4k: the 4 channels' input is one byte (input channel %[c]), in
+ * the bottom halfword for SMLABB/SMLATB. */
+#define EK_DW_TAP_SHARED_ASM(T, W0, W1)                                                            \
+    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
+    "ldrsb %[x], [%[x], %[c]]\n\t"                                                                 \
+    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
+    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
+    "smlabb %[s0], %[w02], %[x], %[s0]\n\t"                                                        \
+    "smlatb %[s2], %[w02], %[x], %[s2]\n\t"                                                        \
+    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
+    "smlatb %[s3], %[w13], %[x], %[s3]\n\t"
+
+/* One run of loads then stores (each after the first a cycle): half the cost of memcpy's loop. */
+#define EK_DW_COPY8(FROM, TO)                                                                      \
+    "ldr %[s0], [%[f], #" FROM "+0]\n\tldr %[s1], [%[f], #" FROM "+4]\n\t"                          \
+    "ldr %[s2], [%[f], #" FROM "+8]\n\tldr %[s3], [%[f], #" FROM "+12]\n\t"                         \
+    "ldr %[x], [%[f], #" FROM "+16]\n\tldr %[x02], [%[f], #" FROM "+20]\n\t"                        \
+    "ldr %[w02], [%[f], #" FROM "+24]\n\tldr %[w13], [%[f], #" FROM "+28]\n\t"                      \
+    "str %[s0], [%[q], #" TO "+0]\n\tstr %[s1], [%[q], #" TO "+4]\n\t"                              \
+    "str %[s2], [%[q], #" TO "+8]\n\tstr %[s3], [%[q], #" TO "+12]\n\t"                             \
+    "str %[x], [%[q], #" TO "+16]\n\tstr %[x02], [%[q], #" TO "+20]\n\t"                            \
+    "str %[w02], [%[q], #" TO "+24]\n\tstr %[w13], [%[q], #" TO "+28]\n\t"
+
+/* The walk over a tile for one group, TAP one tap's code, OUT_PTR setting %[w13] to the pixel's output
+ * at the group's first channel (with channel 0's requantization loads in its run). */
+#define EK_DW_TILE_ASM(TAP, OUT_PTR)                                                               \
+    __asm__ volatile(EK_DW_COPY8("72", "0") EK_DW_COPY8("104", "32")                               \
+                     "1:\n\t"                                                                      \
+                     "ldr %[s0], [%[q], #0]\n\t"                                                   \
+                     "ldr %[s1], [%[q], #4]\n\t"                                                   \
+                     "ldr %[s2], [%[q], #8]\n\t"                                                   \
+                     "ldr %[s3], [%[q], #12]\n\t"                                                  \
+                     TAP("0", "0", "4") TAP("4", "8", "12") TAP("8", "16", "20") TAP("12", "24", "28") \
+                     TAP("16", "32", "36") TAP("20", "40", "44") TAP("24", "48", "52")             \
+                     TAP("28", "56", "60") TAP("32", "64", "68")                                   \
+                     OUT_PTR                                                                       \
+                     EK_DW_RQ_DO_ASM("s0", "0") EK_DW_RQ_ASM("s1", "1", "20", "36", "52")          \
+                     EK_DW_RQ_ASM("s2", "2", "24", "40", "56") EK_DW_RQ_ASM("s3", "3", "28", "44", "60") \
+                     "ldr %[x], [%[op]]\n\t"                                                       \
+                     "add %[tp], %[tp], #36\n\t"                                                   \
+                     "cmp %[x], #0\n\t"                                                            \
+                     "bne 1b\n\t"                                                                  \
+                     : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13),         \
+                       [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [tp] "+r"(tp), \
+                       [op] "+r"(op)                                                               \
+                     : [c] "r"(c), [f] "r"(f), [q] "r"(q)                                          \
+                     : "memory", "cc")
+
 /* tile_group for the common case: 3x3 taps, depth multiplier 1, requantization table with the offset
  * folded (requant_fast 1), no clamp beyond int8. The whole walk over the tile's pixels is one block of
  * assembly: written as C around an asm pixel, gcc ran out of registers and reloaded the sums' biases,
@@ -181,42 +229,26 @@ static void tile_group_3x3(const int8_t *const *taps, int8_t *const *outs, const
     const int8_t *const *tp = taps;
     int32_t s0, s1, s2, s3;
     uint32_t x, x02, w02, w13;
-    /* One run of loads then stores (each after the first a cycle): half the cost of memcpy's loop. */
-#define EK_DW_COPY8(FROM, TO)                                                                      \
-    "ldr %[s0], [%[f], #" FROM "+0]\n\tldr %[s1], [%[f], #" FROM "+4]\n\t"                          \
-    "ldr %[s2], [%[f], #" FROM "+8]\n\tldr %[s3], [%[f], #" FROM "+12]\n\t"                         \
-    "ldr %[x], [%[f], #" FROM "+16]\n\tldr %[x02], [%[f], #" FROM "+20]\n\t"                        \
-    "ldr %[w02], [%[f], #" FROM "+24]\n\tldr %[w13], [%[f], #" FROM "+28]\n\t"                      \
-    "str %[s0], [%[q], #" TO "+0]\n\tstr %[s1], [%[q], #" TO "+4]\n\t"                              \
-    "str %[s2], [%[q], #" TO "+8]\n\tstr %[s3], [%[q], #" TO "+12]\n\t"                             \
-    "str %[x], [%[q], #" TO "+16]\n\tstr %[x02], [%[q], #" TO "+20]\n\t"                            \
-    "str %[w02], [%[q], #" TO "+24]\n\tstr %[w13], [%[q], #" TO "+28]\n\t"
-    __asm__ volatile(
-        EK_DW_COPY8("72", "0") EK_DW_COPY8("104", "32")
-        "1:\n\t"
-        "ldr %[s0], [%[q], #0]\n\t"
-        "ldr %[s1], [%[q], #4]\n\t"
-        "ldr %[s2], [%[q], #8]\n\t"
-        "ldr %[s3], [%[q], #12]\n\t"
-        EK_DW_TAP_ASM("0", "0", "4") EK_DW_TAP_ASM("4", "8", "12") EK_DW_TAP_ASM("8", "16", "20")
-        EK_DW_TAP_ASM("12", "24", "28") EK_DW_TAP_ASM("16", "32", "36") EK_DW_TAP_ASM("20", "40", "44")
-        EK_DW_TAP_ASM("24", "48", "52") EK_DW_TAP_ASM("28", "56", "60") EK_DW_TAP_ASM("32", "64", "68")
-        /* The output pointer in the same run of loads as channel 0's words (pipelined). */
-        "ldr %[w13], [%[op]], #4\n\t"
-        EK_DW_RQ_LOAD_ASM("16", "32", "48")
-        "add %[w13], %[w13], %[c]\n\t"
-        EK_DW_RQ_DO_ASM("s0", "0") EK_DW_RQ_ASM("s1", "1", "20", "36", "52")
-        EK_DW_RQ_ASM("s2", "2", "24", "40", "56") EK_DW_RQ_ASM("s3", "3", "28", "44", "60")
-        "ldr %[x], [%[op]]\n\t"
-        "add %[tp], %[tp], #36\n\t"
-        "cmp %[x], #0\n\t"
-        "bne 1b\n\t"
-        : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13), [s0] "=&r"(s0), [s1] "=&r"(s1),
-          [s2] "=&r"(s2), [s3] "=&r"(s3), [tp] "+r"(tp), [op] "+r"(op)
-        : [c] "r"(c), [f] "r"(f), [q] "r"(q)
-        : "memory", "cc");
-#undef EK_DW_COPY8
+    /* The output pointer in the same run of loads as channel 0's words (pipelined). */
+    EK_DW_TILE_ASM(EK_DW_TAP_ASM, "ldr %[w13], [%[op]], #4\n\t" EK_DW_RQ_LOAD_ASM("16", "32", "48")
+                                      "add %[w13], %[w13], %[c]\n\t");
 }
+
+/* The same with a depth multiplier of 4k: `c` is the input channel, and the output channel offset,
+ * for want of a register, word 16 of the stack copy. */
+static void tile_group_3x3_shared(const int8_t *const *taps, int8_t *const *outs, const uint32_t *f, int32_t c,
+                                  int32_t oc) {
+    uint32_t q[EK_DW_RQ_WORDS + 1];
+    int8_t *const *op = outs;
+    const int8_t *const *tp = taps;
+    int32_t s0, s1, s2, s3;
+    uint32_t x, x02, w02, w13;
+    q[EK_DW_RQ_WORDS] = (uint32_t)oc;
+    EK_DW_TILE_ASM(EK_DW_TAP_SHARED_ASM, "ldr %[w13], [%[op]], #4\n\tldr %[x], [%[q], #64]\n\t"
+                                             "add %[w13], %[w13], %[x]\n\t" EK_DW_RQ_LOAD_ASM("16", "32", "48"));
+}
+#undef EK_DW_TILE_ASM
+#undef EK_DW_COPY8
 #endif
 
 /* One group of 4 channels of every pixel of a tile, in table order. `f`: the group's weights (then its
@@ -345,8 +377,10 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int8_t *taps[EK_DW_TILE_SLOTS];
     int8_t *outs[EK_DW_TILE_MAX + 1]; /* + NULL after the tile's last (tile_group_3x3) */
     tile_geom_t geom;
-    const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast == 1 &&
-                        ek_full_range(p->act_min, p->act_max);
+    /* 1: tile_group_3x3, 2: tile_group_3x3_shared (depth multiplier 4k), 0: tile_group. */
+    const int special = ntaps == 9 && p->requant_fast == 1 && ek_full_range(p->act_min, p->act_max)
+                            ? (p->depth_multiplier == 1 ? 1 : 2)
+                            : 0;
     int32_t it, ig, fy, fx, n = 0;
 
     (void)special;
@@ -369,8 +403,12 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
             const int32_t g = rev ? groups - 1 - ig : ig;
             const uint32_t *f = weights + (size_t)g * group_words;
 #if EK_HAS_DSP && defined(__GNUC__)
-            if (special) {
+            if (special == 1) {
                 tile_group_3x3(taps, outs, f, g * 4);
+                continue;
+            }
+            if (special == 2) {
+                tile_group_3x3_shared(taps, outs, f, g * 4 / p->depth_multiplier, g * 4);
                 continue;
             }
 #endif
