@@ -28,7 +28,9 @@ from edgekit.codegen.engine_ops import (
     flushed_channels_zeroed,
     pack_conv_filter_dsp,
     pack_depthwise_filter_dsp,
+    pack_depthwise_requant_dsp,
     pack_requant_dsp,
+    requant_rows_dsp,
 )
 from edgekit.codegen.engine_plan import check_engine_plan
 from edgekit.ir.graph import Graph
@@ -124,6 +126,26 @@ def test_depthwise_weight_packing_groups_channels_by_four_as_int16_pairs() -> No
         assert halves[g, :, 0, 1].tolist() == quad[:, 2].tolist()
         assert halves[g, :, 1, 0].tolist() == quad[:, 1].tolist()  # word 1: (w1, w3)
         assert halves[g, :, 1, 1].tolist() == quad[:, 3].tolist()
+
+
+def test_depthwise_requant_words_follow_each_groups_weights_with_the_offset_folded() -> None:
+    """engine_ops.pack_depthwise_requant_dsp: per group of 4 channels its packed weights, then bias,
+    multiplier', round, right by field; the bias gains input_offset x the channel's weight sum; a
+    flushed channel (multiplier 0) has zero weights and bias."""
+    rng = np.random.default_rng(5)
+    filt = rng.integers(-128, 128, size=(1, 3, 3, 8), dtype=np.int8)
+    bias = rng.integers(-900, 900, size=8).tolist()
+    mults = [1 << 30] * 8
+    mults[5] = 0
+    shifts = [-3] * 8
+    words = pack_depthwise_requant_dsp(filt, bias, mults, shifts, input_offset=7, folded=-2).reshape(2, -1)
+    zeroed = filt.astype(np.int64)
+    zeroed[..., 5] = 0
+    assert words[:, :18].reshape(-1).tolist() == pack_depthwise_filter_dsp(zeroed).tolist()
+    table = requant_rows_dsp([b + 7 * int(s) for b, s in zip(bias, zeroed.reshape(9, 8).sum(axis=0), strict=True)],
+                             mults, shifts, -2).reshape(2, 4, 4)
+    assert words[:, 18:].tolist() == table.transpose(0, 2, 1).reshape(2, 16).tolist()
+    assert words[1, 18 + 1] == 0  # channel 5: bias 0
 
 
 def unpair(table: np.ndarray, channels: int) -> list[list[int]]:
@@ -315,6 +337,18 @@ def _dsp_graphs() -> list[tuple[str, Graph]]:
         "narrow_flushed_c3_oc6_nobias": (5, 5, 3, 6, 3, False, (0, 5)),
         "conv_flushed_c4_oc6_nobias": (5, 4, 4, 6, 3, False, (3,)),
     }
+    # Depthwise with the requantization words (engine_ops.pack_depthwise_requant_dsp): flushed channels
+    # in both halves of a group, no bias (the folded bias is then the input offset term alone), the 3x3
+    # assembly (no activation) and the generic tile loop (RELU).
+    for name, act in (("dw_flushed_nobias", "NONE"), ("dw_flushed_nobias_relu", "RELU")):
+        b = _Builder()
+        x = b.add((1, 6, 5, 8), zp=int(rng.integers(-30, 30)))
+        scales = [1e-15 if i in (1, 6) else 0.01 * (i + 1) for i in range(8)]
+        f = b.add((1, 3, 3, 8), scale=scales, qdim=3, data=rng.integers(-127, 128, size=(1, 3, 3, 8), dtype=np.int8))
+        y = b.add((1, 6, 5, 8), scale=0.05, zp=int(rng.integers(-30, 30)))
+        graphs.append((name, b.graph("DEPTHWISE_CONV_2D", [x, f], y, {
+            "padding": "SAME", "stride_h": 1, "stride_w": 1, "depth_multiplier": 1,
+            "fused_activation_function": act})))
     for name, (h, w, c, oc, k, with_bias, flushed) in flushed_cases.items():
         b = _Builder()
         x = b.add((1, h, w, c), zp=int(rng.integers(-30, 30)))

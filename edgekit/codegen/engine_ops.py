@@ -379,6 +379,30 @@ def pack_depthwise_filter_dsp(filt: np.ndarray) -> np.ndarray:
     return np.where(words >= 1 << 31, words - (1 << 32), words).reshape(-1).astype(np.int32)
 
 
+def pack_depthwise_requant_dsp(filt: np.ndarray, bias: Sequence[int] | None, mults: Sequence[int],
+                               shifts: Sequence[int], input_offset: int, folded: int) -> np.ndarray:
+    """The Arm DSP DEPTHWISE_CONV_2D fast path's filter for a layer whose requant_fast is set: per group
+    of 4 channels its packed weights (pack_depthwise_filter_dsp, 2 words per tap) then 16 words of
+    requantization, {bias x4, 2M - 2^32 x4, round x4, right x4} (requant_rows_dsp's fields, by field
+    so that one base register reaches all of them with immediate offsets).
+    The bias has the input offset folded in, bias + input_offset x sum of the channel's weights over
+    every tap: padding taps read the input zero point (the kernel's pad row), which adds zero point x w
+    to the plain sum, and (zero point + input_offset) x w = 0, so sum w x + that constant is TFLM's
+    sum over the valid taps of w (x + input_offset) exactly. The kernel then widens inputs without
+    adding the offset, which frees the register that held it.
+    Flushed channels (multiplier 0) get zero weights and a zero bias (see pack_requant_dsp)."""
+    weights = np.array(filt, dtype=np.int64).reshape(-1, filt.shape[-1])  # [tap, channel]
+    weights[:, np.asarray(mults, dtype=np.int64) == 0] = 0
+    base = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
+    folded_bias = base.reshape(-1) + int(input_offset) * weights.sum(axis=0)
+    if np.abs(folded_bias).max(initial=0) >= 1 << 31:
+        raise ValueError("the bias with the input offset folded in leaves int32; requant_fast should be 0")
+    table = requant_rows_dsp(folded_bias.tolist(), mults, shifts, folded).reshape(-1, 4, RQ_DSP_WORDS)
+    by_field = table.transpose(0, 2, 1).reshape(table.shape[0], -1)  # [group, field x 4 channels]
+    packed = pack_depthwise_filter_dsp(weights.reshape(filt.shape)).reshape(table.shape[0], -1)
+    return np.concatenate([packed, by_field], axis=1).reshape(-1).astype(np.int32)
+
+
 CONV_NARROW_MAX_OUT_C = 32  # EK_CONV_NARROW_MAX_OUT_C in ek_dsp.h
 
 
@@ -431,20 +455,16 @@ def pack_conv_filter_dsp(filt: np.ndarray, groups: int) -> np.ndarray:
 RQ_DSP_WORDS = 4  # EK_RQ_WORDS in ek_dsp.h: bias, multiplier, round, right per output channel
 
 
-def pack_requant_dsp(bias: Sequence[int] | None, mults: Sequence[int], shifts: Sequence[int],
+def requant_rows_dsp(bias: Sequence[int] | None, mults: Sequence[int], shifts: Sequence[int],
                      folded: int) -> np.ndarray:
-    """The Arm DSP CONV_2D's requantization table (ek_dsp.h EK_RQ_WORDS), for a layer whose
-    requant_fast is set: per output channel {bias, 2 x multiplier - 2^32, round, right} as int32, where
-    right = -shift and round = 2^(right - 1) + folded x 2^right, wrapped to 32 bits as
-    ek_rq_fast_setup's unsigned arithmetic wraps; laid out per channel pair as {bias0, bias1, mult0,
-    mult1, round0, round1, right0, right1} (EK_RQ_AT), an odd channel count padded with {0, 0, 1, 1}.
-    Why a table: the kernel would otherwise gather bias, multiplier and shift from three arrays and
-    redo that set-up for every channel of every pixel pair, which on 1x1 layers costs a quarter of
-    the MAC loop; with the table it reads 4 consecutive words. Why that multiplier: SMMLAR(acc, 2M -
-    2^32, acc) is SMMULR(2 acc, M) without doubling acc first, one instruction less per output.
+    """The Arm DSP kernels' requantization words, one row per output channel: {bias, 2 x multiplier -
+    2^32, round, right} as int32, where right = -shift and round = 2^(right - 1) + folded x 2^right,
+    wrapped to 32 bits as ek_rq_fast_setup's unsigned arithmetic wraps. Why that multiplier: SMMLAR(acc,
+    2M - 2^32, acc) is SMMULR(2 acc, M) without doubling acc first, one instruction less per output.
     `folded`: the output offset with requant_fast 1, else 0; `bias` None: a layer without one (0).
     A flushed channel (multiplier 0) gets bias 0, multiplier 0 and right = 1 whatever its shift: with
-    its weights zeroed (flushed_channels_zeroed) its sum is 0, and (0 + round) >> 1 the folded offset."""
+    its weights zeroed (flushed_channels_zeroed) its sum is 0, and (0 + round) >> 1 the folded offset.
+    pack_requant_dsp (CONV_2D) and pack_depthwise_requant_dsp lay the rows out for their kernels."""
     n = len(mults)
     table = np.zeros((n, RQ_DSP_WORDS), dtype=np.int64)
     if bias is not None:
@@ -456,8 +476,19 @@ def pack_requant_dsp(bias: Sequence[int] | None, mults: Sequence[int], shifts: S
         if m == 0:
             table[c, 0] = 0
         table[c, 1:] = ((2 * int(m)) % (1 << 32), ((1 << (right - 1)) + (int(folded) << right)) % (1 << 32), right)
-    table = np.where(table >= 1 << 31, table - (1 << 32), table)
-    if n % 2:
+    return np.where(table >= 1 << 31, table - (1 << 32), table)
+
+
+def pack_requant_dsp(bias: Sequence[int] | None, mults: Sequence[int], shifts: Sequence[int],
+                     folded: int) -> np.ndarray:
+    """The Arm DSP CONV_2D's requantization table (ek_dsp.h EK_RQ_WORDS), for a layer whose
+    requant_fast is set: requant_rows_dsp laid out per channel pair as {bias0, bias1, mult0, mult1,
+    round0, round1, right0, right1} (EK_RQ_AT), an odd channel count padded with {0, 0, 1, 1}.
+    Why a table: the kernel would otherwise gather bias, multiplier and shift from three arrays and
+    redo that set-up for every channel of every pixel pair, which on 1x1 layers costs a quarter of
+    the MAC loop; with the table it reads consecutive words."""
+    table = requant_rows_dsp(bias, mults, shifts, folded)
+    if len(mults) % 2:
         table = np.concatenate([table, [[0, 0, 1, 1]]])
     # Per channel pair, each field's two words side by side (ek_dsp.h EK_RQ_AT): the kernel's pair loop
     # loads the two biases, then the six requantization words, with one LDM each.
@@ -531,9 +562,26 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
         filt_index = low.op.inputs[1]
         filt = graph.tensors[filt_index].data
         assert filt is not None
-        low.arrays = [*low.arrays, ("filter_dsp", "int32_t", pack_depthwise_filter_dsp(np.asarray(filt)).tolist())]
-        low.call = low.call.replace(f"{{t{filt_index}}}", "(const int8_t *){a_filter_dsp}")
         params = dict(low.params)
+        level = int(params["requant_fast"])
+        if level:
+            # Weights and requantization in one array (the kernel reads NULL bias, multiplier, shift).
+            arrays = dict((suffix, values) for suffix, _, values in low.arrays)
+            bias_index = _optional_input(low.op, 2)
+            bias = graph.tensors[bias_index].data if bias_index >= 0 else None
+            packed = pack_depthwise_requant_dsp(np.asarray(filt), None if bias is None else np.asarray(bias).tolist(),
+                                                list(arrays["mult"]), list(arrays["shift"]),
+                                                int(params["input_offset"]),
+                                                int(params["output_offset"]) if level == 1 else 0)
+            low.arrays = [a for a in low.arrays if a[0] not in ("mult", "shift")]
+            bias_ref = f"{{t{bias_index}}}" if bias_index >= 0 else "NULL"
+            old = f", {bias_ref}, {{a_mult}}, {{a_shift}}, "
+            assert old in low.call, low.call
+            low.call = low.call.replace(old, ", NULL, NULL, NULL, ")
+        else:
+            packed = pack_depthwise_filter_dsp(np.asarray(filt))
+        low.arrays = [*low.arrays, ("filter_dsp", "int32_t", packed.tolist())]
+        low.call = low.call.replace(f"{{t{filt_index}}}", "(const int8_t *){a_filter_dsp}")
         pixels = int(params["batches"]) * int(params["out_h"]) * int(params["out_w"])
         tile = dsp_depthwise_tile(int(params["filter_h"]) * int(params["filter_w"]))
         low.reads = {**low.reads, 0: tile_reads(low.reads[0], pixels, tile)}

@@ -10,8 +10,11 @@
  * load of input (with a multiplier 4k: one byte, duplicated into both halfwords), SXTAB16 to widen it
  * and add the offset, two words of weights the generator widened to int16 pairs (engine_ops.
  * pack_depthwise_filter_dsp: (w0, w2), (w1, w3) per tap), SMLABB/SMLATT for the even and odd lanes; a
- * 3x3 filter is one block of assembly. Layers whose `requant_fast` the generator set requantize with
- * ek_rq_fast. Other shapes take the scalar path, reference layout.
+ * 3x3 filter is one block of assembly over the whole tile. Layers whose `requant_fast` the generator
+ * set take NULL bias, multiplier and shift: each group's weights are followed by its requantization
+ * words (EK_DW_RQ_WORDS, engine_ops.pack_depthwise_requant_dsp: ek_rq_table's fields, the input offset
+ * folded into the bias, so that inputs are widened without it). Other shapes take the scalar path,
+ * reference layout.
  *
  * Write order: a tile's outputs are written group by group, pixel by pixel, after its last group's
  * inputs were read only for the tile's last (first, reversed) output; the generator tells the planner
@@ -92,27 +95,26 @@ static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const 
     return requant(acc, multiplier[oc], shift[oc], p);
 }
 
-/* The 4 sums of one pixel's channels c .. c + 3. `tp`: its tap pointers; `f`: the group's weights, 2
- * words per tap; s[] holds the bias on entry. */
-#if EK_HAS_DSP && defined(__GNUC__)
-#define EK_DW_TAP_ASM(T, W0, W1)                                                                   \
-    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
-    "ldr %[x], [%[x], %[c]]\n\t"                                                                   \
-    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
-    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
-    "sxtab16 %[x02], %[off], %[x]\n\t"                                                             \
-    "sxtab16 %[x], %[off], %[x], ror #8\n\t"                                                       \
-    "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                                      \
-    "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                                      \
-    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
-    "smlatt %[s3], %[w13], %[x], %[s3]\n\t"
-#endif
+/* With requant_fast set, each group's weights are followed by EK_DW_RQ_WORDS words of requantization,
+ * by field: bias (input offset folded in, engine_ops.pack_depthwise_requant_dsp), 2M - 2^32, round,
+ * right, 4 channels each; the kernel then widens inputs without adding the offset (it is 0). */
+#define EK_DW_RQ_WORDS 16
 
 EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int32_t shared_ic,
                           const uint32_t *f, uint32_t offset2, int32_t input_offset, int32_t s[4]) {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
     int32_t t;
-    if (shared_ic >= 0) {
+    if (shared_ic >= 0 && ntaps == 9) {
+        /* As below, the trip count known: gcc unrolls it (the loop's counter and branch cost as much
+         * as the tap). */
+        for (t = 0; t < 9; t++) {
+            const uint32_t x = ek_dup16((int32_t)tp[t][shared_ic] + input_offset);
+            s0 = ek_smlabb(f[2 * t], x, s0);
+            s2 = ek_smlatt(f[2 * t], x, s2);
+            s1 = ek_smlabb(f[2 * t + 1], x, s1);
+            s3 = ek_smlatt(f[2 * t + 1], x, s3);
+        }
+    } else if (shared_ic >= 0) {
         /* Depth multiplier 4k: the 4 channels read input channel shared_ic. */
         for (t = 0; t < ntaps; t++) {
             const uint32_t x = ek_dup16((int32_t)tp[t][shared_ic] + input_offset);
@@ -138,119 +140,228 @@ EK_INLINE void pixel_sums(const int8_t *const *tp, int32_t ntaps, int32_t c, int
 }
 
 #if EK_HAS_DSP && defined(__GNUC__)
-/* tile_group for the common case, specialized: 3x3 taps, depth multiplier 1, ek_rq_fast with the
- * offset folded (requant_fast 1), no clamp
- * beyond int8. The 12 requantization values stay in locals (the stack), the sums in registers. */
-static void tile_group_3x3(const ek_conv_params_t *p, const int8_t *const *taps, int32_t n, int8_t *const *outs,
-                           const uint32_t *f, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
-                           int32_t c) {
-    const uint32_t offset2 = ek_dup16(p->input_offset);
-    const int32_t output_offset = p->output_offset;
-    const ek_rq_fast_t q0 = ek_rq_fast_setup(multiplier[c], shift[c], output_offset);
-    const ek_rq_fast_t q1 = ek_rq_fast_setup(multiplier[c + 1], shift[c + 1], output_offset);
-    const ek_rq_fast_t q2 = ek_rq_fast_setup(multiplier[c + 2], shift[c + 2], output_offset);
-    const ek_rq_fast_t q3 = ek_rq_fast_setup(multiplier[c + 3], shift[c + 3], output_offset);
-    const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c + 1] : 0;
-    const int32_t b2 = bias != NULL ? bias[c + 2] : 0, b3 = bias != NULL ? bias[c + 3] : 0;
-    const int32_t step = p->reverse ? -1 : 1;
-    const int8_t *const *tp = taps + (p->reverse ? (n - 1) * 9 : 0);
-    int8_t *const *op = outs + (p->reverse ? n - 1 : 0);
-    int32_t j;
-    for (j = 0; j < n; j++, tp += 9 * step, op += step) {
-        int32_t s0 = b0, s1 = b1, s2 = b2, s3 = b3;
-        uint32_t x, x02, w02, w13;
-        int8_t *out = *op + c;
-        /* Written with intrinsics, gcc hoists the loads of all nine taps and spills them. */
-        __asm__(EK_DW_TAP_ASM("0", "0", "4") EK_DW_TAP_ASM("4", "8", "12") EK_DW_TAP_ASM("8", "16", "20")
-                EK_DW_TAP_ASM("12", "24", "28") EK_DW_TAP_ASM("16", "32", "36") EK_DW_TAP_ASM("20", "40", "44")
-                EK_DW_TAP_ASM("24", "48", "52") EK_DW_TAP_ASM("28", "56", "60") EK_DW_TAP_ASM("32", "64", "68")
-                : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13), [s0] "+r"(s0),
-                  [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3)
-                : [tp] "r"(tp), [c] "r"(c), [f] "r"(f), [off] "r"(offset2)
-                : "memory");
-        out[0] = ek_sat_s8(ek_rq_fast(s0, q0.multiplier, q0.right, q0.round));
-        out[1] = ek_sat_s8(ek_rq_fast(s1, q1.multiplier, q1.right, q1.round));
-        out[2] = ek_sat_s8(ek_rq_fast(s2, q2.multiplier, q2.right, q2.round));
-        out[3] = ek_sat_s8(ek_rq_fast(s3, q3.multiplier, q3.right, q3.round));
-    }
+/* One tap of one pixel: its pointer from the table, 4 input bytes widened (no offset: it is in the
+ * bias), 4 MACs. */
+#define EK_DW_TAP_ASM(T, W0, W1)                                                                   \
+    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
+    "ldr %[x], [%[x], %[c]]\n\t"                                                                   \
+    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
+    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
+    "sxtb16 %[x02], %[x]\n\t"                                                                      \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                                \
+    "smlabb %[s0], %[w02], %[x02], %[s0]\n\t"                                                      \
+    "smlatt %[s2], %[w02], %[x02], %[s2]\n\t"                                                      \
+    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
+    "smlatt %[s3], %[w13], %[x], %[s3]\n\t"
+/* Channel K of the pixel at %[w13] from its sum S: ek_rq_table with the offset folded, SSAT, store. The
+ * store ends the channel so that the next channel's three loads pipeline behind it. */
+#define EK_DW_RQ_LOAD_ASM(M, R, RT)                                                                \
+    "ldr %[x], [%[q], #" M "]\n\t"                                                                 \
+    "ldr %[x02], [%[q], #" R "]\n\t"                                                               \
+    "ldr %[w02], [%[q], #" RT "]\n\t"
+#define EK_DW_RQ_ASM(S, K, M, R, RT) EK_DW_RQ_LOAD_ASM(M, R, RT) EK_DW_RQ_DO_ASM(S, K)
+#define EK_DW_RQ_DO_ASM(S, K)                                                                      \
+    "smmlar %[" S "], %[" S "], %[x], %[" S "]\n\t"                                                \
+    "add %[x02], %[x02], %[" S "], asr #31\n\t"                                                    \
+    "add %[" S "], %[" S "], %[x02]\n\t"                                                           \
+    "asr %[" S "], %[" S "], %[w02]\n\t"                                                           \
+    "ssat %[" S "], #8, %[" S "]\n\t"                                                              \
+    "strb %[" S "], [%[w13], #" K "]\n\t"
+
+/* One tap with a depth multiplier of 4k: the 4 channels' input is one byte (input channel %[c]), in
+ * the bottom halfword for SMLABB/SMLATB. */
+#define EK_DW_TAP_SHARED_ASM(T, W0, W1)                                                            \
+    "ldr %[x], [%[tp], #" T "]\n\t"                                                                \
+    "ldrsb %[x], [%[x], %[c]]\n\t"                                                                 \
+    "ldr %[w02], [%[f], #" W0 "]\n\t"                                                              \
+    "ldr %[w13], [%[f], #" W1 "]\n\t"                                                              \
+    "smlabb %[s0], %[w02], %[x], %[s0]\n\t"                                                        \
+    "smlatb %[s2], %[w02], %[x], %[s2]\n\t"                                                        \
+    "smlabb %[s1], %[w13], %[x], %[s1]\n\t"                                                        \
+    "smlatb %[s3], %[w13], %[x], %[s3]\n\t"
+
+/* One run of loads then stores (each after the first a cycle): half the cost of memcpy's loop. */
+#define EK_DW_COPY8(FROM, TO)                                                                      \
+    "ldr %[s0], [%[f], #" FROM "+0]\n\tldr %[s1], [%[f], #" FROM "+4]\n\t"                          \
+    "ldr %[s2], [%[f], #" FROM "+8]\n\tldr %[s3], [%[f], #" FROM "+12]\n\t"                         \
+    "ldr %[x], [%[f], #" FROM "+16]\n\tldr %[x02], [%[f], #" FROM "+20]\n\t"                        \
+    "ldr %[w02], [%[f], #" FROM "+24]\n\tldr %[w13], [%[f], #" FROM "+28]\n\t"                      \
+    "str %[s0], [%[q], #" TO "+0]\n\tstr %[s1], [%[q], #" TO "+4]\n\t"                              \
+    "str %[s2], [%[q], #" TO "+8]\n\tstr %[s3], [%[q], #" TO "+12]\n\t"                             \
+    "str %[x], [%[q], #" TO "+16]\n\tstr %[x02], [%[q], #" TO "+20]\n\t"                            \
+    "str %[w02], [%[q], #" TO "+24]\n\tstr %[w13], [%[q], #" TO "+28]\n\t"
+
+/* The walk over a tile for one group, TAP one tap's code, OUT_PTR setting %[w13] to the pixel's output
+ * at the group's first channel (with channel 0's requantization loads in its run). */
+#define EK_DW_TILE_ASM(TAP, OUT_PTR)                                                               \
+    __asm__ volatile(EK_DW_COPY8("72", "0") EK_DW_COPY8("104", "32")                               \
+                     "1:\n\t"                                                                      \
+                     "ldr %[s0], [%[q], #0]\n\t"                                                   \
+                     "ldr %[s1], [%[q], #4]\n\t"                                                   \
+                     "ldr %[s2], [%[q], #8]\n\t"                                                   \
+                     "ldr %[s3], [%[q], #12]\n\t"                                                  \
+                     TAP("0", "0", "4") TAP("4", "8", "12") TAP("8", "16", "20") TAP("12", "24", "28") \
+                     TAP("16", "32", "36") TAP("20", "40", "44") TAP("24", "48", "52")             \
+                     TAP("28", "56", "60") TAP("32", "64", "68")                                   \
+                     OUT_PTR                                                                       \
+                     EK_DW_RQ_DO_ASM("s0", "0") EK_DW_RQ_ASM("s1", "1", "20", "36", "52")          \
+                     EK_DW_RQ_ASM("s2", "2", "24", "40", "56") EK_DW_RQ_ASM("s3", "3", "28", "44", "60") \
+                     "ldr %[x], [%[op]]\n\t"                                                       \
+                     "add %[tp], %[tp], #36\n\t"                                                   \
+                     "cmp %[x], #0\n\t"                                                            \
+                     "bne 1b\n\t"                                                                  \
+                     : [x] "=&r"(x), [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13),         \
+                       [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [tp] "+r"(tp), \
+                       [op] "+r"(op)                                                               \
+                     : [c] "r"(c), [f] "r"(f), [q] "r"(q)                                          \
+                     : "memory", "cc")
+
+/* tile_group for the common case: 3x3 taps, depth multiplier 1, requantization table with the offset
+ * folded (requant_fast 1), no clamp beyond int8. The whole walk over the tile's pixels is one block of
+ * assembly: written as C around an asm pixel, gcc ran out of registers and reloaded the sums' biases,
+ * the 12 requantization values and its loop state from the stack on every pixel (a third of the
+ * pixel's cycles). `outs` ends with NULL (the loop's end, one register fewer). The requantization
+ * words are copied to the stack: with the weights they span 9 flash lines, one more than the flash
+ * line buffer, and every pixel would miss on all of them. */
+static void tile_group_3x3(const int8_t *const *taps, int8_t *const *outs, const uint32_t *f, int32_t c) {
+    uint32_t q[EK_DW_RQ_WORDS];
+    int8_t *const *op = outs;
+    const int8_t *const *tp = taps;
+    int32_t s0, s1, s2, s3;
+    uint32_t x, x02, w02, w13;
+    /* The output pointer in the same run of loads as channel 0's words (pipelined). */
+    EK_DW_TILE_ASM(EK_DW_TAP_ASM, "ldr %[w13], [%[op]], #4\n\t" EK_DW_RQ_LOAD_ASM("16", "32", "48")
+                                      "add %[w13], %[w13], %[c]\n\t");
 }
+
+/* The same with a depth multiplier of 4k: `c` is the input channel, and the output channel offset,
+ * for want of a register, word 16 of the stack copy. */
+static void tile_group_3x3_shared(const int8_t *const *taps, int8_t *const *outs, const uint32_t *f, int32_t c,
+                                  int32_t oc) {
+    uint32_t q[EK_DW_RQ_WORDS + 1];
+    int8_t *const *op = outs;
+    const int8_t *const *tp = taps;
+    int32_t s0, s1, s2, s3;
+    uint32_t x, x02, w02, w13;
+    q[EK_DW_RQ_WORDS] = (uint32_t)oc;
+    EK_DW_TILE_ASM(EK_DW_TAP_SHARED_ASM, "ldr %[w13], [%[op]], #4\n\tldr %[x], [%[q], #64]\n\t"
+                                             "add %[w13], %[w13], %[x]\n\t" EK_DW_RQ_LOAD_ASM("16", "32", "48"));
+}
+#undef EK_DW_TILE_ASM
+#undef EK_DW_COPY8
 #endif
 
-/* One group of 4 channels of every pixel of a tile. */
+/* One group of 4 channels of every pixel of a tile, in table order. `f`: the group's weights (then its
+ * requantization words with requant_fast). */
 static void tile_group(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps, int32_t n,
                        int8_t *const *outs, const uint32_t *f, const int32_t *bias, const int32_t *multiplier,
                        const int8_t *shift, int32_t c) {
-    const uint32_t offset2 = ek_dup16(p->input_offset);
-    const int32_t input_offset = p->input_offset, output_offset = p->output_offset;
-    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int table = p->requant_fast != 0;
+    const int32_t input_offset = table ? 0 : p->input_offset, output_offset = p->output_offset;
+    const uint32_t offset2 = ek_dup16(input_offset);
+    const int32_t act_min = p->act_min, act_max = p->act_max, after = ek_rq_after(p);
     const int full = ek_full_range(act_min, act_max);
     const int32_t shared_ic = p->depth_multiplier != 1 ? c / p->depth_multiplier : -1;
-    const int rev = p->reverse != 0;
+    /* A local copy: read from flash on every pixel with the weights, they would overflow the flash
+     * line buffer (tile_group_3x3). */
+    int32_t rq[EK_DW_RQ_WORDS];
     int32_t b[4] = {0, 0, 0, 0};
     int32_t j, k;
-    if (bias != NULL) {
-        for (k = 0; k < 4; k++) {
-            b[k] = bias[c + k];
-        }
-    }
-    /* The generic path: both requantizations set up, one picked per value (3x3 takes tile_group_3x3). */
-    ek_rq_fast_t qf[4];
     ek_requant_t qs[4];
+    if (table) {
+        memcpy(rq, f + 2 * ntaps, sizeof rq);
+    }
     for (k = 0; k < 4; k++) {
-        if (p->requant_fast) {
-            qf[k] = ek_rq_fast_setup(multiplier[c + k], shift[c + k], ek_rq_folded(p));
+        if (table) {
+            b[k] = rq[k];
         } else {
+            b[k] = bias != NULL ? bias[c + k] : 0;
             qs[k] = ek_requant_setup(multiplier[c + k], shift[c + k]);
         }
     }
     for (j = 0; j < n; j++) {
-        const int32_t pj = rev ? n - 1 - j : j;
         int32_t s[4];
-        int8_t *out = outs[pj] + c;
+        int8_t *out = outs[j] + c;
         s[0] = b[0], s[1] = b[1], s[2] = b[2], s[3] = b[3];
-        pixel_sums(taps + pj * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
-        for (k = 0; k < 4; k++) {
-            const int32_t v = p->requant_fast
-                                  ? ek_rq_fast(s[k], qf[k].multiplier, qf[k].right, qf[k].round) + ek_rq_after(p)
-                                  : ek_requant_apply(&qs[k], s[k]) + output_offset;
-            out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+        pixel_sums(taps + j * ntaps, ntaps, c, shared_ic, f, offset2, input_offset, s);
+        if (table) {
+            for (k = 0; k < 4; k++) {
+                const int32_t v = ek_rq_table(s[k], rq[4 + k], rq[12 + k], rq[8 + k]) + after;
+                out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+            }
+        } else {
+            for (k = 0; k < 4; k++) {
+                const int32_t v = ek_requant_apply(&qs[k], s[k]) + output_offset;
+                out[k] = full ? ek_sat_s8(v) : ek_clamp_s8(v, act_min, act_max);
+            }
         }
     }
 }
 
-/* The tap pointers of output pixel (ob, oy, ox) into tp[0 .. ntaps); returns its output. */
-static int8_t *pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const ek_pixel_t *q,
-                          const int32_t *offsets, const int8_t *pad_row, const int8_t **tp) {
-    const int32_t in_y0 = q->y * p->stride_h - p->pad_h;
-    const int32_t in_x0 = q->x * p->stride_w - p->pad_w;
+/* What the tap tables of every tile share, set up once per call. */
+typedef struct {
+    const int8_t *input;
+    int8_t *output;
+    const int8_t *pad_row;
+    int32_t y_hi, x_hi; /* the last window corner (row, column) wholly inside the input */
+    int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
+} tile_geom_t;
+
+/* The tap pointers and outputs of the tile of n pixels from flat index `first`, into slots in the order
+ * the pixels are computed (reversed: the tile's last first). Walks the window corner incrementally:
+ * per pixel one multiply for the corner, a handful of compares, then one add and store per tap. */
+static void tile_taps(const ek_conv_params_t *p, const tile_geom_t *g, int32_t first, int32_t n,
+                      const int8_t **taps, int8_t **outs) {
     const int32_t ntaps = p->filter_h * p->filter_w;
-    const int8_t *in_batch = input + (size_t)q->b * p->in_h * p->in_w * p->in_c;
-    int32_t fy, fx, t;
-    if (in_y0 >= 0 && in_y0 <= p->in_h - 1 - p->dilation_h * (p->filter_h - 1) && in_x0 >= 0 &&
-        in_x0 <= p->in_w - 1 - p->dilation_w * (p->filter_w - 1)) {
-        /* Wholly inside the input: one add per tap. */
-        const int8_t *corner = in_batch + ((size_t)in_y0 * p->in_w + in_x0) * p->in_c;
-        if (ntaps == 9) {
-            tp[0] = corner + offsets[0], tp[1] = corner + offsets[1], tp[2] = corner + offsets[2];
-            tp[3] = corner + offsets[3], tp[4] = corner + offsets[4], tp[5] = corner + offsets[5];
-            tp[6] = corner + offsets[6], tp[7] = corner + offsets[7], tp[8] = corner + offsets[8];
+    const int32_t in_c = p->in_c, in_w = p->in_w;
+    const size_t batch_bytes = (size_t)p->in_h * in_w * in_c;
+    int32_t x = first % p->out_w;
+    int32_t y = (first / p->out_w) % p->out_h;
+    const int8_t *in_batch = g->input + (size_t)(first / (p->out_w * p->out_h)) * batch_bytes;
+    int32_t in_y0 = y * p->stride_h - p->pad_h, in_x0 = x * p->stride_w - p->pad_w;
+    int8_t *out = g->output + (size_t)first * p->out_c;
+    int32_t j, t, fy, fx;
+    outs[n] = NULL;
+    for (j = 0; j < n; j++) {
+        const int32_t slot = p->reverse ? n - 1 - j : j;
+        const int8_t **tp = taps + slot * ntaps;
+        outs[slot] = out;
+        out += p->out_c;
+        if (in_y0 >= 0 && in_y0 <= g->y_hi && in_x0 >= 0 && in_x0 <= g->x_hi) {
+            const int8_t *corner = in_batch + (size_t)(in_y0 * in_w + in_x0) * in_c;
+            const int32_t *o = g->offsets;
+            if (ntaps == 9) {
+                tp[0] = corner + o[0], tp[1] = corner + o[1], tp[2] = corner + o[2];
+                tp[3] = corner + o[3], tp[4] = corner + o[4], tp[5] = corner + o[5];
+                tp[6] = corner + o[6], tp[7] = corner + o[7], tp[8] = corner + o[8];
+            } else {
+                for (t = 0; t < ntaps; t++) {
+                    tp[t] = corner + o[t];
+                }
+            }
         } else {
-            for (t = 0; t < ntaps; t++) {
-                tp[t] = corner + offsets[t];
+            t = 0;
+            for (fy = 0; fy < p->filter_h; fy++) {
+                const int32_t in_y = in_y0 + p->dilation_h * fy;
+                for (fx = 0; fx < p->filter_w; fx++, t++) {
+                    const int32_t in_x = in_x0 + p->dilation_w * fx;
+                    const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < in_w;
+                    tp[t] = inside ? in_batch + (size_t)(in_y * in_w + in_x) * in_c : g->pad_row;
+                }
             }
         }
-    } else {
-        t = 0;
-        for (fy = 0; fy < p->filter_h; fy++) {
-            const int32_t in_y = in_y0 + p->dilation_h * fy;
-            for (fx = 0; fx < p->filter_w; fx++, t++) {
-                const int32_t in_x = in_x0 + p->dilation_w * fx;
-                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-                tp[t] = inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row;
+        in_x0 += p->stride_w;
+        if (++x == p->out_w) {
+            x = 0;
+            in_x0 = -p->pad_w;
+            in_y0 += p->stride_h;
+            if (++y == p->out_h) {
+                y = 0;
+                in_y0 = -p->pad_h;
+                in_batch += batch_bytes;
             }
         }
     }
-    return output + (size_t)ek_pixel_index(p, q) * p->out_c;
 }
 
 static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -262,44 +373,42 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t tiles = (pixels + tile - 1) / tile;
     const uint32_t *weights = (const uint32_t *)(const void *)filter; /* int16 pairs, 2 words per tap */
+    const int32_t group_words = 2 * ntaps + (p->requant_fast ? EK_DW_RQ_WORDS : 0);
     const int8_t *taps[EK_DW_TILE_SLOTS];
-    int8_t *outs[EK_DW_TILE_MAX];
-    int32_t offsets[EK_DW_MAX_TAPS]; /* each tap's input byte offset from the window's corner */
-    const int special = ntaps == 9 && p->depth_multiplier == 1 && p->requant_fast == 1 &&
-                        ek_full_range(p->act_min, p->act_max);
-    int32_t it, j, ig, fy, fx, n = 0;
+    int8_t *outs[EK_DW_TILE_MAX + 1]; /* + NULL after the tile's last (tile_group_3x3) */
+    tile_geom_t geom;
+    /* 1: tile_group_3x3, 2: tile_group_3x3_shared (depth multiplier 4k), 0: tile_group. */
+    const int special = ntaps == 9 && p->requant_fast == 1 && ek_full_range(p->act_min, p->act_max)
+                            ? (p->depth_multiplier == 1 ? 1 : 2)
+                            : 0;
+    int32_t it, ig, fy, fx, n = 0;
 
     (void)special;
     memset(pad_row, (int)(int8_t)(-p->input_offset), (size_t)p->in_c);
+    geom.input = input;
+    geom.output = output;
+    geom.pad_row = pad_row;
+    geom.y_hi = p->in_h - 1 - p->dilation_h * (p->filter_h - 1);
+    geom.x_hi = p->in_w - 1 - p->dilation_w * (p->filter_w - 1);
     for (fy = 0; fy < p->filter_h; fy++) {
         for (fx = 0; fx < p->filter_w; fx++, n++) {
-            offsets[n] = (p->dilation_h * fy * p->in_w + p->dilation_w * fx) * p->in_c;
+            geom.offsets[n] = (p->dilation_h * fy * p->in_w + p->dilation_w * fx) * p->in_c;
         }
     }
     for (it = 0; it < tiles; it++) {
         const int32_t first = (rev ? tiles - 1 - it : it) * tile;
         n = pixels - first < tile ? pixels - first : tile;
-        /* The tile's first pixel from its flat index, the others by stepping forward. */
-        ek_pixel_t q;
-        q.x = first % p->out_w;
-        q.y = (first / p->out_w) % p->out_h;
-        q.b = first / (p->out_w * p->out_h);
-        for (j = 0; j < n; j++) {
-            outs[j] = pixel_taps(p, input, output, &q, offsets, pad_row, taps + j * ntaps);
-            if (++q.x == p->out_w) {
-                q.x = 0;
-                if (++q.y == p->out_h) {
-                    q.y = 0;
-                    q.b++;
-                }
-            }
-        }
+        tile_taps(p, &geom, first, n, taps, outs);
         for (ig = 0; ig < groups; ig++) {
             const int32_t g = rev ? groups - 1 - ig : ig;
-            const uint32_t *f = weights + (size_t)g * ntaps * 2;
+            const uint32_t *f = weights + (size_t)g * group_words;
 #if EK_HAS_DSP && defined(__GNUC__)
-            if (special) {
-                tile_group_3x3(p, taps, n, outs, f, bias, multiplier, shift, g * 4);
+            if (special == 1) {
+                tile_group_3x3(taps, outs, f, g * 4);
+                continue;
+            }
+            if (special == 2) {
+                tile_group_3x3_shared(taps, outs, f, g * 4 / p->depth_multiplier, g * 4);
                 continue;
             }
 #endif
