@@ -418,3 +418,25 @@ def test_random_single_ops_on_m4_equal_the_reference(tmp_path: Path) -> None:
         result = run_firmware(fw, target)
         host = run_host(write_folder(generate_engine(graph, "model"), work / "engine_ref"), inputs, work / "host")
         assert result.outputs.tobytes() == host.tobytes(), name
+
+
+def test_fallback_paths_are_compiled_only_for_models_that_take_them() -> None:
+    """ek_config.h in the generated folder: the depthwise and pooling fallbacks off for KWS (every
+    layer on the fast paths), on for layers that need them."""
+    from edgekit.codegen.engine import generate_engine
+
+    kws = generate_engine(read_tflite(shared_model("mlcommons_tiny/kws_ref_model.tflite")), "kws", "arm_dsp")
+    config = kws["ek_config.h"].decode()
+    assert "#define EK_DW_OTHER_SHAPES 0" in config and "#define EK_POOL_OTHER_SHAPES 0" in config
+    graphs = dict(_dsp_graphs())
+    pool5 = generate_engine(graphs["avgpool_c5"], "m", "arm_dsp")["ek_config.h"].decode()
+    assert "#define EK_POOL_OTHER_SHAPES 1" in pool5  # 5 channels: the reference loop
+    dw2 = generate_engine(graphs["dw_dm8_relu6"], "m", "arm_dsp")["ek_config.h"].decode()
+    assert "#define EK_DW_OTHER_SHAPES 0" in dw2  # depth multiplier 8 is on the fast path
+    odd = _Builder()
+    x = odd.add((1, 4, 4, 3), zp=3)
+    f = odd.add((1, 3, 3, 6), scale=[0.01] * 6, qdim=3, data=np.ones((1, 3, 3, 6), dtype=np.int8))
+    y = odd.add((1, 4, 4, 6), scale=0.1, zp=-2)
+    graph = odd.graph("DEPTHWISE_CONV_2D", [x, f, -1], y, {"padding": "SAME", "stride_h": 1, "stride_w": 1,
+                                                            "depth_multiplier": 2, "fused_activation_function": "NONE"})
+    assert "#define EK_DW_OTHER_SHAPES 1" in generate_engine(graph, "m", "arm_dsp")["ek_config.h"].decode()

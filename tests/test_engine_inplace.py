@@ -52,7 +52,7 @@ def dsp_kernels(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
     for family in ("reference", "arm_dsp"):
         for source in (KERNELS / family).glob("*.c"):
             (folder / source.name).write_bytes(source.read_bytes())
-    for header in ("ek_kernels.h", "ek_dsp.h"):
+    for header in ("ek_kernels.h", "ek_dsp.h", "ek_config.h"):
         (folder / header).write_bytes((KERNELS / "include" / header).read_bytes())
     return ctypes.CDLL(str(build_shared_library(folder)))
 

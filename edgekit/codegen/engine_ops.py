@@ -322,7 +322,7 @@ def _conv_common(graph: Graph, op: Operator, depthwise: bool) -> Lowered:
 DW_MAX_TAPS = 25  # EK_DW_MAX_TAPS in firmware/kernels/include/ek_dsp.h
 
 
-def _dsp_depthwise_fast(params: dict[str, Any]) -> bool:
+def dsp_depthwise_fast(params: dict[str, Any]) -> bool:
     """EK_DW_FAST: the Arm DSP DEPTHWISE_CONV_2D's fast path, with packed weights and a padding row."""
     dm = int(params["depth_multiplier"])
     return ((dm == 1 or dm % 4 == 0) and int(params["out_c"]) % 4 == 0
@@ -342,7 +342,7 @@ def kernel_scratch_bytes(low: Lowered, family: str) -> int:
         # Grouped and narrow (filter_in_c % 4 != 0): + a staging row to reorder the patches.
         rows = 3 if int(params["filter_in_c"]) % 4 and not _dsp_conv_narrow(params) else 2
         return rows * cols * 2
-    if low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(params):
+    if low.kernel == "depthwise_conv_2d.c" and dsp_depthwise_fast(params):
         return -(-int(params["in_c"]) // 4) * 4
     return 0
 
@@ -558,7 +558,7 @@ def adapt_for_family(graph: Graph, low: Lowered, family: str) -> Lowered:
             low.call = low.call.replace(f"{{t{filt_index}}}", "{a_filter_dsp}")
         if int(params["requant_fast"]):
             _use_requant_table_dsp(graph, low)
-    elif family == "arm_dsp" and low.kernel == "depthwise_conv_2d.c" and _dsp_depthwise_fast(dict(low.params)):
+    elif family == "arm_dsp" and low.kernel == "depthwise_conv_2d.c" and dsp_depthwise_fast(dict(low.params)):
         filt_index = low.op.inputs[1]
         filt = graph.tensors[filt_index].data
         assert filt is not None

@@ -11,6 +11,7 @@
  * Write order: a chunk's outputs are written after the whole chunk's window was read, ascending (or,
  * with `reverse`, descending); a chunk only reads its own channels, so the planner's in-place overlaps
  * for the reference order stay safe (every output is written no earlier than there). */
+#include "ek_config.h"
 #include "ek_dsp.h"
 #include "ek_kernels.h"
 
@@ -22,7 +23,8 @@ EK_INLINE int8_t pool_out(int32_t acc, int32_t count, const ek_pool_params_t *p)
     return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
 }
 
-static int reference_loop(const ek_pool_params_t *p, const int8_t *input, int8_t *output) {
+#if EK_POOL_OTHER_SHAPES
+EK_COLD static int reference_loop(const ek_pool_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t channels = p->channels;
     const int32_t rev = p->reverse;
     int32_t ib, iy, ix, ic, fy, fx;
@@ -60,6 +62,7 @@ static int reference_loop(const ek_pool_params_t *p, const int8_t *input, int8_t
     }
     return 0;
 }
+#endif
 
 /* Channels [c0, c0 + n) (n % 4 == 0) of one output pixel whose window is rows [fy_start, fy_end) x
  * columns [fx_start, fx_end) from `corner`. */
@@ -84,20 +87,11 @@ static void chunk(const ek_pool_params_t *p, const int8_t *corner, int32_t fy_st
             }
         }
     }
-    if (!p->reverse) {
-        for (k = 0; k < groups; k++) {
-            out[c0 + 4 * k] = pool_out((int16_t)(even[k] & 0xFFFFu), count, p);
-            out[c0 + 4 * k + 1] = pool_out((int16_t)(odd[k] & 0xFFFFu), count, p);
-            out[c0 + 4 * k + 2] = pool_out((int16_t)(even[k] >> 16), count, p);
-            out[c0 + 4 * k + 3] = pool_out((int16_t)(odd[k] >> 16), count, p);
-        }
-    } else {
-        for (k = groups - 1; k >= 0; k--) {
-            out[c0 + 4 * k + 3] = pool_out((int16_t)(odd[k] >> 16), count, p);
-            out[c0 + 4 * k + 2] = pool_out((int16_t)(even[k] >> 16), count, p);
-            out[c0 + 4 * k + 1] = pool_out((int16_t)(odd[k] & 0xFFFFu), count, p);
-            out[c0 + 4 * k] = pool_out((int16_t)(even[k] & 0xFFFFu), count, p);
-        }
+    for (k = 0; k < n; k++) {
+        /* channel i: group i / 4; even lanes hold i % 4 = 0, 2, odd lanes 1, 3; the high half 2, 3 */
+        const int32_t i = EK_REVERSE(k, n, p->reverse);
+        const uint32_t pair = (i & 1) ? odd[i / 4] : even[i / 4];
+        out[c0 + i] = pool_out((int16_t)((i & 2) ? pair >> 16 : pair & 0xFFFFu), count, p);
     }
 }
 
@@ -106,9 +100,11 @@ int ek_average_pool_2d_s8(const ek_pool_params_t *p, const int8_t *input, int8_t
     const int32_t rev = p->reverse;
     const int32_t chunks = (channels + EK_POOL_CHUNK - 1) / EK_POOL_CHUNK;
     int32_t ib, iy, ix, ik;
+#if EK_POOL_OTHER_SHAPES
     if (p->filter_h * p->filter_w > 256 || channels % 4 != 0) {
         return reference_loop(p, input, output);
     }
+#endif
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
         const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * channels;

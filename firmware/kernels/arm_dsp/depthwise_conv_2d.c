@@ -23,6 +23,7 @@
  * in-place overlaps stay safe. Tiles are the same in both directions: [k EK_DW_TILE, (k + 1) EK_DW_TILE). */
 #include <string.h>
 
+#include "ek_config.h"
 #include "ek_dsp.h"
 #include "ek_kernels.h"
 
@@ -36,8 +37,9 @@ EK_INLINE int8_t requant(int32_t acc, int32_t mult, int shift, const ek_conv_par
     return ek_clamp_s8(ek_requant_apply(&q, acc) + p->output_offset, p->act_min, p->act_max);
 }
 
+#if EK_DW_OTHER_SHAPES
 /* Output channels c .. c + 3 (depth multiplier 1), any window. */
-static void four_channels(const ek_conv_params_t *p, const window_t *win, const int8_t *filter, const int32_t *bias,
+EK_COLD static void four_channels(const ek_conv_params_t *p, const window_t *win, const int8_t *filter, const int32_t *bias,
                           const int32_t *multiplier, const int8_t *shift, int32_t c, int8_t *out) {
     const uint32_t offset2 = ek_dup16(p->input_offset);
     const int32_t row_step = p->dilation_h * p->in_w * p->in_c;
@@ -75,7 +77,7 @@ static void four_channels(const ek_conv_params_t *p, const window_t *win, const 
 }
 
 /* One output channel, any depth multiplier. */
-static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const int8_t *filter, const int32_t *bias,
+EK_COLD static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const int8_t *filter, const int32_t *bias,
                           const int32_t *multiplier, const int8_t *shift, int32_t oc) {
     const int32_t ic = oc / p->depth_multiplier;
     int32_t acc = 0;
@@ -94,6 +96,7 @@ static int8_t one_channel(const ek_conv_params_t *p, const window_t *win, const 
     }
     return requant(acc, multiplier[oc], shift[oc], p);
 }
+#endif
 
 /* With requant_fast set, each group's weights are followed by EK_DW_RQ_WORDS words of requantization,
  * by field: bias (input offset folded in, engine_ops.pack_depthwise_requant_dsp), 2M - 2^32, round,
@@ -417,18 +420,15 @@ static void fast_path(const ek_conv_params_t *p, const int8_t *input, const int8
     }
 }
 
-void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int8_t *scratch) {
+#if EK_DW_OTHER_SHAPES
+/* The shapes the fast path does not take: the reference loop, 4 channels at a time where it can. */
+EK_COLD static void other_shapes(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                 const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                                 int8_t *output) {
     const int32_t out_c = p->out_c;
     const int32_t rev = p->reverse;
     const int32_t groups = p->depth_multiplier == 1 ? out_c / 4 : 0;
     int32_t ib, iy, ix, ig, ioc;
-
-    if (EK_DW_FAST(p)) {
-        fast_path(p, input, filter, bias, multiplier, shift, output, scratch);
-        return;
-    }
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
         window_t win;
@@ -460,4 +460,19 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
             }
         }
     }
+}
+#endif
+
+void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int8_t *scratch) {
+    if (EK_DW_FAST(p)) {
+        fast_path(p, input, filter, bias, multiplier, shift, output, scratch);
+        return;
+    }
+#if EK_DW_OTHER_SHAPES
+    other_shapes(p, input, filter, bias, multiplier, shift, output);
+#else
+    (void)input; /* the generator found no layer of this model off the fast path */
+#endif
 }

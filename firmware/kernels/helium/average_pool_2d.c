@@ -11,6 +11,7 @@
  * Write order: a chunk's outputs are written after the whole chunk's window was read, ascending (or,
  * with `reverse`, descending); a chunk only reads its own channels, so the planner's in-place overlaps
  * for the reference order stay safe (every output is written no earlier than there). */
+#include "ek_config.h"
 #include "ek_helium.h"
 #include "ek_kernels.h"
 
@@ -22,6 +23,7 @@ EK_INLINE int8_t pool_out(int32_t acc, int32_t count, const ek_pool_params_t *p)
     return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
 }
 
+#if EK_POOL_OTHER_SHAPES
 static int reference_loop(const ek_pool_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t channels = p->channels;
     const int32_t rev = p->reverse;
@@ -60,6 +62,7 @@ static int reference_loop(const ek_pool_params_t *p, const int8_t *input, int8_t
     }
     return 0;
 }
+#endif
 
 /* Channels [c0, c0 + n) (n <= EK_POOL_CHUNK) of one output pixel whose window is rows [fy_start,
  * fy_end) x columns [fx_start, fx_end) from `corner`. */
@@ -98,9 +101,11 @@ int ek_average_pool_2d_s8(const ek_pool_params_t *p, const int8_t *input, int8_t
     const int32_t rev = p->reverse;
     const int32_t chunks = (channels + EK_POOL_CHUNK - 1) / EK_POOL_CHUNK;
     int32_t ib, iy, ix, ik;
+#if EK_POOL_OTHER_SHAPES
     if (p->filter_h * p->filter_w > 256) {
         return reference_loop(p, input, output);
     }
+#endif
     for (ib = 0; ib < p->batches; ib++) {
         const int32_t b = EK_REVERSE(ib, p->batches, rev);
         const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * channels;

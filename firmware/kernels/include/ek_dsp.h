@@ -27,6 +27,14 @@
 #define EK_HAS_DSP 0
 #endif
 
+/* Paths for shapes the reference models do not have (fallbacks): gcc compiles a cold function for
+ * size, which keeps the engine code small where speed does not pay. */
+#if defined(__GNUC__)
+#define EK_COLD __attribute__((cold, noinline))
+#else
+#define EK_COLD
+#endif
+
 /* An unaligned 32-bit load: the M4/M7/M33 do them in hardware (LDR), memcpy lets the compiler say so. */
 EK_INLINE uint32_t ek_load32(const void *p) {
     uint32_t v;
