@@ -91,7 +91,9 @@ def main() -> int:
             insns.append(table.get(addr))
             addr += len(raw)
         per_exec = cycle_model.block_cycles(insns, timing)
-        total = executions * per_exec + taken * cycle_model.branch_penalty(insns[-1] if insns else None, timing)
+        last = insns[-1] if insns else None
+        taken = cycle_model.taken_branches(last, taken)
+        total = executions * per_exec + taken * cycle_model.branch_penalty(last, timing)
         layer_cycles[region] += total
         if args.layer is None or index_of.get(region) == args.layer:
             rows.append((total, block, region, executions, taken, per_exec, insns))

@@ -274,3 +274,20 @@ def test_only_single_word_loads_pipeline_on_the_m4() -> None:
     assert block_cycles([ldr, ldrd], m4) == 2 + 3  # LDRD is not a single load: 1 + 2 words, no pipelining
     assert block_cycles([ldrd, ldr], m4) == 3 + 2
     assert block_cycles([strd], m4) == 3  # STRD as LDRD
+
+
+def test_a_block_that_does_not_end_in_a_branch_took_none() -> None:
+    """QEMU also ends translated blocks at page boundaries: the plugin then sees a successor that does not
+    start at the block's end, which must not be priced as a taken branch (it would make estimates depend
+    on where the linker put the code)."""
+    from edgekit.emulate.cycles import taken_branches
+    from edgekit.emulate.isa import Insn, classify
+
+    def insn(mnemonic: str, operands: str) -> Insn:
+        cls, regs, writes_pc = classify(mnemonic, operands)
+        return Insn(0, 4, b"\0\0\0\0", mnemonic, operands, cls, regs, writes_pc)
+
+    assert taken_branches(insn("smlad", "r4, r8, ip, r4"), 7936) == 0
+    assert taken_branches(insn("bne.w", "f8e <x>"), 5952) == 5952
+    assert taken_branches(insn("pop", "{r4, pc}"), 3) == 3
+    assert taken_branches(None, 2) == 2  # not in the disassembly: as measured

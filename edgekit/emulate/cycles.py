@@ -210,6 +210,15 @@ def block_cycles(insns: Sequence[Insn | None], timing: CoreTiming) -> float:
     return total
 
 
+def taken_branches(last: Insn | None, taken: int) -> int:
+    """The plugin's taken count for a block whose last instruction is `last`, as branches: QEMU also ends
+    blocks at page boundaries, and a block that does not end in a branch went on to the next
+    instruction, whatever the successor's start looked like (so code placement does not show)."""
+    if last is not None and last.cls != "branch" and not last.writes_pc:
+        return 0
+    return taken
+
+
 def branch_penalty(insn: Insn | None, timing: CoreTiming) -> float:
     """Extra cycles each time the block's last instruction branched (a measured count)."""
     if insn is not None and timing.loop_end_penalty is not None and insn.mnemonic.split(".")[0] in ("le", "letp"):

@@ -557,6 +557,7 @@ def _plugin_inferences(
             if region == REGION_OUTSIDE:
                 continue
             insns, base, last, classes = decoded[block_id]
+            taken = cycle_model.taken_branches(last, taken)
             acc = per_region.setdefault(region, {"instructions": 0, "classes": Counter(), "taken": 0, "cycles": 0.0})
             acc["instructions"] += executions * len(insns)
             for cls, n in classes.items():

@@ -238,7 +238,7 @@ EK_INLINE void store_pair_fast(const int32_t *q, int32_t s00, int32_t s01, int32
  * are not a multiple of 4; the common case is all_channels). `w`: the pair's weights as the generator packs them
  * (engine_ops.pack_conv_filter_dsp): per group of 4 taps, 4 bytes of oc then 4 of oc + 1; then the
  * depth % 4 last taps of oc, then those of oc + 1. */
-EK_COLD static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
+static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col, int32_t oc,
                          const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int8_t *out_a,
                          int8_t *out_b) {
     const int32_t b0 = rq_bias(p->requant_fast, bias, oc);
@@ -278,7 +278,7 @@ EK_COLD static void channel_pair(const ek_conv_params_t *p, const int8_t *w, int
 }
 
 /* A lone output channel (the odd last one of a group): its weights in the reference layout. */
-EK_COLD static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col,
+static void channel_single(const ek_conv_params_t *p, const int8_t *w, int32_t depth, const int16_t *col,
                            int32_t oc, const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
                            int8_t *out_a, int8_t *out_b) {
     int32_t s0 = rq_bias(p->requant_fast, bias, oc);
