@@ -17,53 +17,6 @@
 
 #define EK_POOL_CHUNK 32
 
-/* TFLM's rounding: half away from zero, then C division (toward zero). */
-EK_INLINE int8_t pool_out(int32_t acc, int32_t count, const ek_pool_params_t *p) {
-    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-    return (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-}
-
-#if EK_POOL_OTHER_SHAPES
-static int reference_loop(const ek_pool_params_t *p, const int8_t *input, int8_t *output) {
-    const int32_t channels = p->channels;
-    const int32_t rev = p->reverse;
-    int32_t ib, iy, ix, ic, fy, fx;
-    for (ib = 0; ib < p->batches; ib++) {
-        const int32_t b = EK_REVERSE(ib, p->batches, rev);
-        const int8_t *in_batch = input + (size_t)b * p->in_h * p->in_w * channels;
-        for (iy = 0; iy < p->out_h; iy++) {
-            const int32_t oy = EK_REVERSE(iy, p->out_h, rev);
-            const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-            const int32_t fy_start = ek_max32(0, -in_y0);
-            const int32_t fy_end = ek_min32(p->filter_h, p->in_h - in_y0);
-            for (ix = 0; ix < p->out_w; ix++) {
-                const int32_t ox = EK_REVERSE(ix, p->out_w, rev);
-                const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-                const int32_t fx_start = ek_max32(0, -in_x0);
-                const int32_t fx_end = ek_min32(p->filter_w, p->in_w - in_x0);
-                const int32_t count = (fy_end - fy_start) * (fx_end - fx_start);
-                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * channels;
-                if (fy_end <= fy_start || fx_end <= fx_start) {
-                    return -1;
-                }
-                for (ic = 0; ic < channels; ic++) {
-                    const int32_t c = EK_REVERSE(ic, channels, rev);
-                    int32_t acc = 0;
-                    for (fy = fy_start; fy < fy_end; fy++) {
-                        const int8_t *in_row = in_batch + ((size_t)(in_y0 + fy) * p->in_w + in_x0) * channels + c;
-                        for (fx = fx_start; fx < fx_end; fx++) {
-                            acc += in_row[(size_t)fx * channels];
-                        }
-                    }
-                    out[c] = pool_out(acc, count, p);
-                }
-            }
-        }
-    }
-    return 0;
-}
-#endif
-
 /* Channels [c0, c0 + n) (n <= EK_POOL_CHUNK) of one output pixel whose window is rows [fy_start,
  * fy_end) x columns [fx_start, fx_end) from `corner`. */
 static void chunk(const ek_pool_params_t *p, const int8_t *corner, int32_t fy_start, int32_t fy_end,
@@ -92,7 +45,7 @@ static void chunk(const ek_pool_params_t *p, const int8_t *corner, int32_t fy_st
     vst1q_s16(sums + 24, s3);
     for (k = 0; k < n; k++) {
         const int32_t i = EK_REVERSE(k, n, p->reverse);
-        out[c0 + i] = pool_out(sums[i], count, p);
+        out[c0 + i] = ek_pool_average(sums[i], count, p->act_min, p->act_max);
     }
 }
 
@@ -103,7 +56,7 @@ int ek_average_pool_2d_s8(const ek_pool_params_t *p, const int8_t *input, int8_t
     int32_t ib, iy, ix, ik;
 #if EK_POOL_OTHER_SHAPES
     if (p->filter_h * p->filter_w > 256) {
-        return reference_loop(p, input, output);
+        return ek_average_pool_2d_ref(p, input, output);
     }
 #endif
     for (ib = 0; ib < p->batches; ib++) {

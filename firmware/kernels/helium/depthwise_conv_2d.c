@@ -96,17 +96,11 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
  * lane (depth multiplier 8k: the group's 8 output channels read one input channel). */
 #define EK_DW_X_VEC(r) "vldrb.s16 %q[x], [%[" #r "]]\n\t"
 #define EK_DW_X_DUP(r) "ldrsb %[" #r "], [%[" #r "]]\n\tvdup.16 %q[x], %[" #r "]\n\t"
-#define EK_DW_PAIR_ASM(XL)                       \
-    "vldrw.32 %q[ea], [%[rq], #96]\n\t"          \
-    "ldr %[ra], [%[pa]]\n\t"                     \
-    "vldrw.32 %q[oa], [%[rq], #112]\n\t"         \
-    "add %[ra], %[ra], %[ba]\n\t"                \
-    "vldrw.32 %q[eb], [%[rq], #96]\n\t"          \
-    "vldrw.32 %q[ob], [%[rq], #112]\n\t"         \
-    "vldrb.s16 %q[k], [%[w]]\n\t"                \
-    XL(ra)                                       \
-    "wls lr, %[steps], 2f\n\t"                   \
-    "1:\n\t"                                     \
+/* The taps of both pixels, after the first tap's weights (k) and pixel a's inputs (x) are loaded:
+ * STEPS (taps - 1) in a register, then the last tap. Both loops below run it. */
+#define EK_DW_TAPS(XL, STEPS)                        \
+    "wls lr, " STEPS ", 2f\n\t"                     \
+    "3:\n\t"                                     \
     "ldr %[ra], [%[pa], #4]!\n\t"                \
     "ldr %[rb], [%[pb]], #4\n\t"                 \
     "add %[ra], %[ra], %[ba]\n\t"                \
@@ -122,7 +116,7 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
     "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"        \
     XL(ra)                                       \
     "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"        \
-    "le lr, 1b\n\t"                              \
+    "le lr, 3b\n\t"                              \
     "2:\n\t"                                     \
     "ldr %[rb], [%[pb]]\n\t"                     \
     "add %[rb], %[rb], %[bb]\n\t"                \
@@ -135,6 +129,16 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
     "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"        \
     "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"        \
     "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"
+#define EK_DW_PAIR_ASM(XL)                       \
+    "vldrw.32 %q[ea], [%[rq], #96]\n\t"          \
+    "ldr %[ra], [%[pa]]\n\t"                     \
+    "vldrw.32 %q[oa], [%[rq], #112]\n\t"         \
+    "add %[ra], %[ra], %[ba]\n\t"                \
+    "vldrw.32 %q[eb], [%[rq], #96]\n\t"          \
+    "vldrw.32 %q[ob], [%[rq], #112]\n\t"         \
+    "vldrb.s16 %q[k], [%[w]]\n\t"                \
+    XL(ra)                                       \
+    EK_DW_TAPS(XL, "%[steps]")
 #define EK_DW_PAIR_OUT                                                                                         \
     [ea] "=&w"(ea), [oa] "=&w"(oa), [eb] "=&w"(eb), [ob] "=&w"(ob), [lo] "=&w"(lo), [hi] "=&w"(hi), [x] "=&w"(x), \
         [k] "=&w"(k), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+l"(w), [ra] "=&l"(ra), [rb] "=&l"(rb)
@@ -207,36 +211,7 @@ EK_INLINE const int8_t *tap_ptr(uint32_t base, const int32_t *table, int32_t t) 
     "vldrb.s16 %q[k], [%[w]]\n\t"                     \
     XL(ra)                                            \
     "ldr %[rb], [%[ctx], #4]\n\t"                     \
-    "wls lr, %[rb], 2f\n\t"                           \
-    "3:\n\t"                                          \
-    "ldr %[ra], [%[pa], #4]!\n\t"                     \
-    "ldr %[rb], [%[pb]], #4\n\t"                      \
-    "add %[ra], %[ra], %[ba]\n\t"                     \
-    "add %[rb], %[rb], %[bb]\n\t"                     \
-    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
-    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
-    XL(rb)                                            \
-    "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"             \
-    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
-    "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"             \
-    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
-    "vldrb.s16 %q[k], [%[w], #8]!\n\t"                \
-    "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"             \
-    XL(ra)                                            \
-    "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"             \
-    "le lr, 3b\n\t"                                   \
-    "2:\n\t"                                          \
-    "ldr %[rb], [%[pb]]\n\t"                          \
-    "add %[rb], %[rb], %[bb]\n\t"                     \
-    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
-    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
-    XL(rb)                                            \
-    "vadd.i32 %q[ea], %q[ea], %q[lo]\n\t"             \
-    "vmullb.s16 %q[lo], %q[x], %q[k]\n\t"             \
-    "vadd.i32 %q[oa], %q[oa], %q[hi]\n\t"             \
-    "vmullt.s16 %q[hi], %q[x], %q[k]\n\t"             \
-    "vadd.i32 %q[eb], %q[eb], %q[lo]\n\t"             \
-    "vadd.i32 %q[ob], %q[ob], %q[hi]\n\t"             \
+    EK_DW_TAPS(XL, "%[rb]")                           \
     "ldr %[w], [%[ctx], #8]\n\t"                      \
     "ldr %[pa], [%[ctx], #12]\n\t"                    \
     "ldr %[pb], [%[ctx], #20]\n\t"                    \
