@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.codegen.engine_ops import LOWERINGS, Lowered, Unsupported, adapt_for_family
+from edgekit.codegen.engine_ops import LOWERINGS, Lowered, Unsupported, adapt_for_family, dsp_depthwise_fast
 from edgekit.codegen.engine_plan import ALIGNMENT, EnginePlan, plan_engine_memory
 from edgekit.errors import EdgekitError
 from edgekit.ir.graph import Graph, Tensor
@@ -225,8 +225,6 @@ def kernel_config(model: EngineModel) -> str:
     """The engine folder's ek_config.h (firmware/kernels/include/ek_config.h states the switches): the
     optimized kernels' fallback paths compiled only when a layer of this model takes them, which keeps
     them out of the firmware's flash otherwise (about 2 KB on the Arm DSP)."""
-    from edgekit.codegen.engine_ops import dsp_depthwise_fast
-
     dw_other = pool_other = False
     for low in model.lowered:
         params = dict(low.params)

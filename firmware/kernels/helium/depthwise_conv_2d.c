@@ -305,32 +305,8 @@ static void one_group(const dw_t *d, const pix_t *px, int32_t c, int32_t count) 
     vstrbq_p_s16(px->out + c, narrow_clamp(even, odd, d), pred);
 }
 
-/* An output pixel's coordinates. */
-typedef struct {
-    int32_t b, y, x;
-} pixel_t;
-
-/* `q` moved one pixel on in flat order (back when `back`). */
-EK_INLINE void pixel_step(const ek_conv_params_t *p, pixel_t *q, int back) {
-    if (!back) {
-        if (++q->x == p->out_w) {
-            q->x = 0;
-            if (++q->y == p->out_h) {
-                q->y = 0;
-                q->b++;
-            }
-        }
-    } else if (--q->x < 0) {
-        q->x = p->out_w - 1;
-        if (--q->y < 0) {
-            q->y = p->out_h - 1;
-            q->b--;
-        }
-    }
-}
-
 /* Pixel `q` of the tile: base and table (a border pixel's table built in `slots`), and its output. */
-static void pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const pixel_t *q,
+static void pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *output, const ek_pixel_t *q,
                        const int32_t *offsets, const int8_t *pad_row, int32_t *slots, pix_t *px) {
     const int32_t in_y0 = q->y * p->stride_h - p->pad_h;
     const int32_t in_x0 = q->x * p->stride_w - p->pad_w;
@@ -413,7 +389,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     int32_t ox_lo, ox_hi;
     int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
     dw_t d;
-    pixel_t q;
+    ek_pixel_t q;
     int32_t it, ig, fy, fx, n = 0;
 
     if ((p->depth_multiplier != 1 && p->depth_multiplier % 8 != 0) || ntaps > EK_HELIUM_DW_MAX_TAPS) {
@@ -458,7 +434,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     for (it = 0; it < tiles; it++) {
         const int32_t first = EK_REVERSE(it, tiles, rev) * tile;
         const int32_t npix = pixels - first < tile ? pixels - first : tile;
-        pixel_t qj = q;
+        ek_pixel_t qj = q;
         int32_t j;
         const int32_t in_y0 = q.y * p->stride_h - p->pad_h;
         if (q.x >= ox_lo && q.x + npix <= ox_hi && in_y0 >= 0 &&
@@ -477,7 +453,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
         } else {
             for (j = 0; j < npix; j++) {
                 pixel_taps(p, input, output, &qj, offsets, scratch, slots + (size_t)j * ntaps, &px[j]);
-                pixel_step(p, &qj, 0);
+                ek_pixel_step(p, &qj, 0);
             }
         }
         if (tail != 0 && rev) {
@@ -510,7 +486,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                 q.x -= tile;
             } else {
                 for (j = 0; j < tile; j++) {
-                    pixel_step(p, &q, rev);
+                    ek_pixel_step(p, &q, rev);
                 }
             }
         }

@@ -118,37 +118,6 @@ EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x) { return ek_sxtab16(a
     (((p)->depth_multiplier == 1 || ((p)->depth_multiplier & 3) == 0) && ((p)->out_c & 3) == 0 && \
      (p)->filter_h * (p)->filter_w <= EK_DW_MAX_TAPS)
 
-/* An output pixel (batch, row, column) walked in flat order, forward or backward, without divisions. */
-typedef struct {
-    int32_t b, y, x;
-} ek_pixel_t;
-
-EK_INLINE ek_pixel_t ek_pixel_first(const ek_conv_params_t *p) {
-    ek_pixel_t q;
-    q.b = p->reverse ? p->batches - 1 : 0;
-    q.y = p->reverse ? p->out_h - 1 : 0;
-    q.x = p->reverse ? p->out_w - 1 : 0;
-    return q;
-}
-
-EK_INLINE void ek_pixel_next(const ek_conv_params_t *p, ek_pixel_t *q) {
-    if (!p->reverse) {
-        if (++q->x == p->out_w) {
-            q->x = 0;
-            if (++q->y == p->out_h) {
-                q->y = 0;
-                q->b++;
-            }
-        }
-    } else if (--q->x < 0) {
-        q->x = p->out_w - 1;
-        if (--q->y < 0) {
-            q->y = p->out_h - 1;
-            q->b--;
-        }
-    }
-}
-
 EK_INLINE int32_t ek_pixel_index(const ek_conv_params_t *p, const ek_pixel_t *q) {
     return (q->b * p->out_h + q->y) * p->out_w + q->x;
 }

@@ -155,6 +155,42 @@ typedef struct {
     int32_t requant_fast;
 } ek_conv_params_t;
 
+/* An output pixel (batch, row, column) walked in flat order, forward or backward, without divisions
+ * (the optimized families' convolutions). */
+typedef struct {
+    int32_t b, y, x;
+} ek_pixel_t;
+
+EK_INLINE ek_pixel_t ek_pixel_first(const ek_conv_params_t *p) {
+    ek_pixel_t q;
+    q.b = p->reverse ? p->batches - 1 : 0;
+    q.y = p->reverse ? p->out_h - 1 : 0;
+    q.x = p->reverse ? p->out_w - 1 : 0;
+    return q;
+}
+
+/* `q` one pixel on in flat order, or back when `back`. */
+EK_INLINE void ek_pixel_step(const ek_conv_params_t *p, ek_pixel_t *q, int back) {
+    if (!back) {
+        if (++q->x == p->out_w) {
+            q->x = 0;
+            if (++q->y == p->out_h) {
+                q->y = 0;
+                q->b++;
+            }
+        }
+    } else if (--q->x < 0) {
+        q->x = p->out_w - 1;
+        if (--q->y < 0) {
+            q->y = p->out_h - 1;
+            q->b--;
+        }
+    }
+}
+
+/* The next pixel in the kernel's order (backwards when reversed). */
+EK_INLINE void ek_pixel_next(const ek_conv_params_t *p, ek_pixel_t *q) { ek_pixel_step(p, q, p->reverse); }
+
 /* First and one-past-last filter tap whose input coordinate origin + dilation * tap is inside [0, size):
  * convolutions walk only those taps instead of testing each one. */
 EK_INLINE void ek_tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *start,
