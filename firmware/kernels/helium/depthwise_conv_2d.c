@@ -262,25 +262,42 @@ static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px,
     }
 }
 
-static __attribute__((noinline)) void pair_group_quick(const dw_t *d, const pix_t *px, int32_t pairs, int32_t g) {
-    const int32_t c = g * 8;
+static void one_group(const dw_t *d, const pix_t *px, int32_t c, int32_t count);
+
+/* Every whole group of a `quick` layer's tile, in the reference order (last to first when `rev`): per
+ * group, its pairs in one block of assembly, then the tile's odd pixel. One call per tile, so the
+ * registers the assembly takes are saved once per tile, not once per group. */
+static __attribute__((noinline)) void tile_groups_quick(const dw_t *d, const pix_t *tile_px, int32_t npix,
+                                                        int32_t whole, int32_t rev) {
+    const int32_t pairs = npix / 2;
     int32_t ctx[7];
     const int8_t *w, *ra, *rb;
     const int32_t *pa, *pb;
     uint32_t ba, bb;
     int32x4_t ea, oa, eb, ob, lo, hi;
     int16x8_t k, x;
-    ctx[0] = (int32_t)(uintptr_t)(d->filter + (size_t)g * d->ntaps * 8);
+    int32_t ig;
     ctx[1] = d->ntaps - 1;
-    ctx[2] = (int32_t)(uintptr_t)(d->rq + (size_t)g * EK_RQ_GROUP);
     ctx[3] = d->out_offset;
-    ctx[4] = d->dm8 ? c / d->dm : c;
-    ctx[5] = c;
-    ctx[6] = (int32_t)(uintptr_t)(px + 2 * pairs);
-    if (d->dm8) {
-        __asm__ volatile(EK_DW_TILE_ASM(EK_DW_X_DUP) : EK_DW_TILE_OUT : [ctx] "r"(ctx) : "lr", "cc", "memory");
-    } else {
-        __asm__ volatile(EK_DW_TILE_ASM(EK_DW_X_VEC) : EK_DW_TILE_OUT : [ctx] "r"(ctx) : "lr", "cc", "memory");
+    ctx[6] = (int32_t)(uintptr_t)(tile_px + 2 * pairs);
+    for (ig = 0; ig < whole; ig++) {
+        const int32_t g = EK_REVERSE(ig, whole, rev);
+        const int32_t c = g * 8;
+        const pix_t *px = tile_px; /* the assembly walks it to ctx[6] */
+        if (pairs > 0) {
+            ctx[0] = (int32_t)(uintptr_t)(d->filter + (size_t)g * d->ntaps * 8);
+            ctx[2] = (int32_t)(uintptr_t)(d->rq + (size_t)g * EK_RQ_GROUP);
+            ctx[4] = d->dm8 ? c / d->dm : c;
+            ctx[5] = c;
+            if (d->dm8) {
+                __asm__ volatile(EK_DW_TILE_ASM(EK_DW_X_DUP) : EK_DW_TILE_OUT : [ctx] "r"(ctx) : "lr", "cc", "memory");
+            } else {
+                __asm__ volatile(EK_DW_TILE_ASM(EK_DW_X_VEC) : EK_DW_TILE_OUT : [ctx] "r"(ctx) : "lr", "cc", "memory");
+            }
+        }
+        if (npix % 2) {
+            one_group(d, &tile_px[npix - 1], c, 8);
+        }
     }
 }
 
@@ -319,12 +336,25 @@ static void pixel_taps(const ek_conv_params_t *p, const int8_t *input, int8_t *o
         px->table = offsets;
         return;
     }
-    for (fy = 0; fy < p->filter_h; fy++) {
-        const int32_t in_y = in_y0 + p->dilation_h * fy;
-        for (fx = 0; fx < p->filter_w; fx++, t++) {
-            const int32_t in_x = in_x0 + p->dilation_w * fx;
-            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-            slots[t] = (int32_t)(uintptr_t)(inside ? in_batch + ((size_t)in_y * p->in_w + in_x) * p->in_c : pad_row);
+    {
+        /* The filter columns inside the image are one run [fx_lo, fx_lo + span) (in_x grows with fx),
+         * found once per pixel; then per tap one test. The corner's address may lie outside the
+         * tensor: only inside taps use it. */
+        const uint32_t corner = (uint32_t)(uintptr_t)in_batch + (uint32_t)((in_y0 * p->in_w + in_x0) * p->in_c);
+        const uint32_t pad = (uint32_t)(uintptr_t)pad_row;
+        int32_t fx_lo = 0, fx_hi = p->filter_w;
+        while (fx_lo < fx_hi && in_x0 + p->dilation_w * fx_lo < 0) {
+            fx_lo++;
+        }
+        while (fx_hi > fx_lo && in_x0 + p->dilation_w * (fx_hi - 1) >= p->in_w) {
+            fx_hi--;
+        }
+        for (fy = 0; fy < p->filter_h; fy++) {
+            const int inside = (uint32_t)(in_y0 + p->dilation_h * fy) < (uint32_t)p->in_h;
+            const uint32_t span = inside ? (uint32_t)(fx_hi - fx_lo) : 0;
+            for (fx = 0; fx < p->filter_w; fx++, t++) {
+                slots[t] = (int32_t)((uint32_t)(fx - fx_lo) < span ? corner + (uint32_t)offsets[t] : pad);
+            }
         }
     }
     px->base = 0;
@@ -461,17 +491,17 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                 one_group(&d, &px[j], whole * 8, tail);
             }
         }
-        for (ig = 0; ig < whole; ig++) {
-            const int32_t g = EK_REVERSE(ig, whole, rev);
-            if (npix >= 2) {
-                if (d.quick) {
-                    pair_group_quick(&d, px, npix / 2, g);
-                } else {
+        if (d.quick) {
+            tile_groups_quick(&d, px, npix, whole, rev);
+        } else {
+            for (ig = 0; ig < whole; ig++) {
+                const int32_t g = EK_REVERSE(ig, whole, rev);
+                if (npix >= 2) {
                     pair_group(&d, px, npix / 2, g);
                 }
-            }
-            if (npix % 2) {
-                one_group(&d, &px[npix - 1], g * 8, 8);
+                if (npix % 2) {
+                    one_group(&d, &px[npix - 1], g * 8, 8);
+                }
             }
         }
         if (tail != 0 && !rev) {
