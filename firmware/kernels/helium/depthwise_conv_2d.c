@@ -264,11 +264,11 @@ static __attribute__((noinline)) void pair_group(const dw_t *d, const pix_t *px,
 
 static void one_group(const dw_t *d, const pix_t *px, int32_t c, int32_t count);
 
-/* Every whole group of a `quick` layer's tile, in the reference order (last to first when `rev`): per
- * group, its pairs in one block of assembly, then the tile's odd pixel. One call per tile, so the
- * registers the assembly takes are saved once per tile, not once per group. */
-static __attribute__((noinline)) void tile_groups_quick(const dw_t *d, const pix_t *tile_px, int32_t npix,
-                                                        int32_t whole, int32_t rev) {
+/* Every whole group of a tile, in the reference order (last to first when `rev`): per group its pairs
+ * (a `quick` layer: in one block of assembly, so that the registers it takes are saved once per tile,
+ * not once per group; otherwise pair_group), then the tile's odd pixel. */
+static __attribute__((noinline)) void tile_groups(const dw_t *d, const pix_t *tile_px, int32_t npix, int32_t whole,
+                                                  int32_t rev) {
     const int32_t pairs = npix / 2;
     int32_t ctx[7];
     const int8_t *w, *ra, *rb;
@@ -284,7 +284,9 @@ static __attribute__((noinline)) void tile_groups_quick(const dw_t *d, const pix
         const int32_t g = EK_REVERSE(ig, whole, rev);
         const int32_t c = g * 8;
         const pix_t *px = tile_px; /* the assembly walks it to ctx[6] */
-        if (pairs > 0) {
+        if (pairs > 0 && !d->quick) {
+            pair_group(d, tile_px, pairs, g);
+        } else if (pairs > 0) {
             ctx[0] = (int32_t)(uintptr_t)(d->filter + (size_t)g * d->ntaps * 8);
             ctx[2] = (int32_t)(uintptr_t)(d->rq + (size_t)g * EK_RQ_GROUP);
             ctx[4] = d->dm8 ? c / d->dm : c;
@@ -420,7 +422,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
     int32_t offsets[EK_HELIUM_DW_MAX_TAPS]; /* each tap's input offset from the window's corner */
     dw_t d;
     ek_pixel_t q;
-    int32_t it, ig, fy, fx, n = 0;
+    int32_t it, fy, fx, n = 0;
 
     if ((p->depth_multiplier != 1 && p->depth_multiplier % 8 != 0) || ntaps > EK_HELIUM_DW_MAX_TAPS) {
         scalar_path(p, input, filter, bias, multiplier, shift, output);
@@ -491,19 +493,7 @@ void ek_depthwise_conv_2d_s8(const ek_conv_params_t *p, const int8_t *input, con
                 one_group(&d, &px[j], whole * 8, tail);
             }
         }
-        if (d.quick) {
-            tile_groups_quick(&d, px, npix, whole, rev);
-        } else {
-            for (ig = 0; ig < whole; ig++) {
-                const int32_t g = EK_REVERSE(ig, whole, rev);
-                if (npix >= 2) {
-                    pair_group(&d, px, npix / 2, g);
-                }
-                if (npix % 2) {
-                    one_group(&d, &px[npix - 1], g * 8, 8);
-                }
-            }
-        }
+        tile_groups(&d, px, npix, whole, rev);
         if (tail != 0 && !rev) {
             for (j = 0; j < npix; j++) {
                 one_group(&d, &px[j], whole * 8, tail);
